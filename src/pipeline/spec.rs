@@ -1,0 +1,287 @@
+//! The vocabulary shared by the request parser and the pipeline: formats, fit modes, gravity,
+//! colours, and the fully resolved [`RenderSpec`] a render works from.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An image encoding the service can read and write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+    Webp,
+    Avif,
+    Gif,
+}
+
+impl ImageFormat {
+    pub const ALL: [ImageFormat; 5] = [Self::Jpeg, Self::Png, Self::Webp, Self::Avif, Self::Gif];
+
+    /// The canonical lower-case name, as used in URLs and cache keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpeg",
+            Self::Png => "png",
+            Self::Webp => "webp",
+            Self::Avif => "avif",
+            Self::Gif => "gif",
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Webp => "image/webp",
+            Self::Avif => "image/avif",
+            Self::Gif => "image/gif",
+        }
+    }
+
+    /// Whether the encoding can carry an alpha channel.
+    pub fn supports_alpha(self) -> bool {
+        !matches!(self, Self::Jpeg)
+    }
+}
+
+impl fmt::Display for ImageFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ImageFormat {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "jpeg" | "jpg" => Ok(Self::Jpeg),
+            "png" => Ok(Self::Png),
+            "webp" => Ok(Self::Webp),
+            "avif" => Ok(Self::Avif),
+            "gif" => Ok(Self::Gif),
+            _ => Err(()),
+        }
+    }
+}
+
+/// How the source is fitted into a box given by both a width and a height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Fit {
+    /// Fill the box, cropping the overflow (by gravity).
+    #[default]
+    Cover,
+    /// Fit inside the box and letterbox the rest with the background colour; output is the box.
+    Contain,
+    /// Stretch to the box, ignoring the aspect ratio.
+    Fill,
+    /// Fit inside the box, never crop; output is the scaled image (at most the box).
+    Inside,
+    /// Cover the box, never crop; output is the scaled image (at least the box).
+    Outside,
+}
+
+impl Fit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cover => "cover",
+            Self::Contain => "contain",
+            Self::Fill => "fill",
+            Self::Inside => "inside",
+            Self::Outside => "outside",
+        }
+    }
+}
+
+impl FromStr for Fit {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "cover" => Ok(Self::Cover),
+            "contain" => Ok(Self::Contain),
+            "fill" => Ok(Self::Fill),
+            "inside" => Ok(Self::Inside),
+            "outside" => Ok(Self::Outside),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Which part of the image `cover` keeps (and where `contain` places the image).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Gravity {
+    #[default]
+    Center,
+    North,
+    South,
+    East,
+    West,
+    NorthEast,
+    NorthWest,
+    SouthEast,
+    SouthWest,
+}
+
+impl Gravity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Center => "center",
+            Self::North => "north",
+            Self::South => "south",
+            Self::East => "east",
+            Self::West => "west",
+            Self::NorthEast => "northeast",
+            Self::NorthWest => "northwest",
+            Self::SouthEast => "southeast",
+            Self::SouthWest => "southwest",
+        }
+    }
+
+    /// Horizontal and vertical anchor, each 0 (left/top), 1 (centre) or 2 (right/bottom).
+    pub fn anchors(self) -> (u8, u8) {
+        match self {
+            Self::Center => (1, 1),
+            Self::North => (1, 0),
+            Self::South => (1, 2),
+            Self::East => (2, 1),
+            Self::West => (0, 1),
+            Self::NorthEast => (2, 0),
+            Self::NorthWest => (0, 0),
+            Self::SouthEast => (2, 2),
+            Self::SouthWest => (0, 2),
+        }
+    }
+}
+
+impl FromStr for Gravity {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "center" | "centre" => Ok(Self::Center),
+            "north" => Ok(Self::North),
+            "south" => Ok(Self::South),
+            "east" => Ok(Self::East),
+            "west" => Ok(Self::West),
+            "northeast" => Ok(Self::NorthEast),
+            "northwest" => Ok(Self::NorthWest),
+            "southeast" => Ok(Self::SouthEast),
+            "southwest" => Ok(Self::SouthWest),
+            _ => Err(()),
+        }
+    }
+}
+
+/// An opaque sRGB colour (for letterboxing and for flattening alpha into JPEG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rgb {
+    pub r: u8,
+    pub g: u8,
+    pub b: u8,
+}
+
+impl Rgb {
+    pub const WHITE: Rgb = Rgb { r: 255, g: 255, b: 255 };
+
+    /// Lower-case six-digit hex, the canonical spelling.
+    pub fn hex(self) -> String {
+        format!("{:02x}{:02x}{:02x}", self.r, self.g, self.b)
+    }
+}
+
+impl Default for Rgb {
+    fn default() -> Self {
+        Self::WHITE
+    }
+}
+
+impl FromStr for Rgb {
+    type Err = ();
+    /// Accepts `fff` or `ffffff` (case-insensitive, optional leading `#`).
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let s = s.strip_prefix('#').unwrap_or(s);
+        if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(());
+        }
+        let digit = |i: usize| u8::from_str_radix(&s[i..i + 1], 16).map_err(|_| ());
+        match s.len() {
+            3 => Ok(Rgb { r: digit(0)? * 17, g: digit(1)? * 17, b: digit(2)? * 17 }),
+            6 => {
+                let byte = |i: usize| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ());
+                Ok(Rgb { r: byte(0)?, g: byte(2)?, b: byte(4)? })
+            }
+            _ => Err(()),
+        }
+    }
+}
+
+/// A fully resolved render: every default filled in, `dpr` already applied to the box,
+/// the output format decided. Two equal specs on the same source give the same image.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RenderSpec {
+    /// Box width in output pixels; `None` derives it from the height and the aspect ratio.
+    pub width: Option<u32>,
+    /// Box height in output pixels; `None` derives it from the width and the aspect ratio.
+    pub height: Option<u32>,
+    pub fit: Fit,
+    pub gravity: Gravity,
+    /// Allow output larger than the source (otherwise the box shrinks until no pixel is upscaled).
+    pub enlarge: bool,
+    pub background: Rgb,
+    pub format: ImageFormat,
+    /// Encoder quality 1..=100 (ignored by lossless encoders).
+    pub quality: u8,
+    /// Keep all frames of an animated source (within the frame limit) instead of the first one.
+    pub animate: bool,
+}
+
+/// Service-wide knobs of the pipeline, taken from the `images` config section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineSettings {
+    /// No output is ever wider or taller than these, whatever the spec asks.
+    pub max_width: u32,
+    pub max_height: u32,
+    /// Sources with more pixels (read from the header, before decoding) are refused.
+    pub max_source_pixels: u64,
+    /// Sources with more bytes are refused.
+    pub max_source_bytes: u64,
+    /// Animated sources with more frames are refused when animation is kept.
+    pub max_frames: u32,
+    /// libwebp effort, 0 (fastest) ..= 6 (smallest).
+    pub webp_method: u8,
+    /// ravif speed, 1 (smallest) ..= 10 (fastest).
+    pub avif_speed: u8,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            max_width: 4096,
+            max_height: 4096,
+            max_source_pixels: 50_000_000,
+            max_source_bytes: 64 * 1024 * 1024,
+            max_frames: 100,
+            webp_method: 4,
+            avif_speed: 8,
+        }
+    }
+}
+
+/// What a source is, read from its header without decoding the pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceInfo {
+    pub format: ImageFormat,
+    /// Displayed width, i.e. after the EXIF orientation is applied.
+    pub width: u32,
+    /// Displayed height, i.e. after the EXIF orientation is applied.
+    pub height: u32,
+    pub has_alpha: bool,
+    pub frames: u32,
+}
+
+/// An encoded output image.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+}
