@@ -1,6 +1,18 @@
 //! imgserver: serves the images of a git repository resized and converted on the fly.
 //!
-//! The binary (`main.rs`) only parses flags, loads [`config`], sets up tracing and runs the
+//! The binary (`main.rs`) only parses flags, loads [`config`], sets up [`telemetry`] and runs the
 //! [`startup::Application`]. Each module below owns one concern; see its own documentation.
 
+pub mod cache;
+pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod limits;
+pub mod middleware;
 pub mod pipeline;
+pub mod request;
+pub mod routes;
+pub mod source;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,1 +1,92 @@
-fn main(){}
+//! The `imgserver` binary: flags, configuration, logging, then the application.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use imgserver::config::{ConfigError, LoadOptions, Settings};
+use imgserver::startup::Application;
+
+/// Serves the images of a folder or git repository, resized and converted on the fly.
+#[derive(Debug, Parser)]
+#[command(name = "imgserver", version, about)]
+struct Cli {
+    /// Configuration file (TOML); see config/default.toml for every key.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on (server.bind).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    /// Port to listen on (server.port).
+    #[arg(long, value_name = "N")]
+    port: Option<u16>,
+    /// Folder of images to serve (source.dir).
+    #[arg(long, value_name = "DIR")]
+    imagesdir: Option<PathBuf>,
+    /// Folder of the disk cache (cache.dir).
+    #[arg(long, value_name = "DIR")]
+    cachedir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate the configuration and print the effective settings, secrets masked.
+    CheckConfig,
+}
+
+impl Cli {
+    fn load_options(&self) -> LoadOptions {
+        let mut overrides = Vec::new();
+        if let Some(bind) = &self.bind {
+            overrides.push(("server.bind".to_string(), bind.clone()));
+        }
+        if let Some(port) = self.port {
+            overrides.push(("server.port".to_string(), port.to_string()));
+        }
+        if let Some(dir) = &self.imagesdir {
+            overrides.push(("source.dir".to_string(), dir.display().to_string()));
+        }
+        if let Some(dir) = &self.cachedir {
+            overrides.push(("cache.dir".to_string(), dir.display().to_string()));
+        }
+        LoadOptions { file: self.config.clone(), environment: true, overrides }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.load_options()) {
+        Ok(s) => s,
+        Err(e @ (ConfigError::Invalid(_) | ConfigError::Read(_))) => {
+            eprintln!("imgserver: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(Command::CheckConfig) = cli.command {
+        println!("{}", settings.to_masked_toml());
+        return ExitCode::SUCCESS;
+    }
+    imgserver::telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("imgserver: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        anyhow::Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "imgserver stopped");
+            eprintln!("imgserver: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

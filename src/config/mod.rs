@@ -1,0 +1,269 @@
+//! Typed settings, loaded once at start from layers (built-in defaults, `--config` file,
+//! `IMGSERVER__SECTION__KEY` environment, command-line overrides) and validated in one pass that
+//! reports every problem together. Nothing else in the crate reads configuration sources.
+
+mod raw;
+mod secret;
+mod units;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+pub use secret::Secret;
+
+use crate::pipeline::PipelineSettings;
+
+/// The defaults layer: `config/default.toml`, which documents every key.
+pub const DEFAULTS_TOML: &str = include_str!("../../config/default.toml");
+
+/// Where settings come from, beyond the built-in defaults.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// A TOML file (`--config`).
+    pub file: Option<PathBuf>,
+    /// Read `IMGSERVER__SECTION__KEY` variables (off in tests, so the caller's shell cannot leak in).
+    pub environment: bool,
+    /// Highest-priority `("section.key", value)` pairs, from command-line flags or tests.
+    pub overrides: Vec<(String, String)>,
+}
+
+impl LoadOptions {
+    /// Defaults plus the given overrides only: what tests use.
+    pub fn with_overrides<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self {
+            file: None,
+            environment: false,
+            overrides: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration: {0}")]
+    Read(String),
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub source: SourceSettings,
+    pub cache: CacheSettings,
+    pub images: ImageSettings,
+    pub http: HttpSettings,
+    pub admin: AdminSettings,
+    pub limits: LimitSettings,
+    pub security: SecuritySettings,
+    pub webhook: WebhookSettings,
+    pub metrics: MetricsSettings,
+    pub ui: UiSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSettings {
+    pub bind: IpAddr,
+    pub port: u16,
+    /// Resolved: never 0.
+    pub workers: usize,
+    pub trusted_proxies: Vec<IpNet>,
+    #[serde(with = "humantime_text")]
+    pub shutdown_timeout: Duration,
+    #[serde(with = "humantime_text")]
+    pub keep_alive: Duration,
+    #[serde(with = "humantime_text")]
+    pub client_request_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceSettings {
+    pub dir: PathBuf,
+    pub git: GitSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDiverge {
+    Reset,
+    Refuse,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GitSettings {
+    pub remote: Option<String>,
+    pub branch: Option<String>,
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+    pub ssh_key: Option<PathBuf>,
+    #[serde(with = "humantime_text")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_option")]
+    pub sync_interval: Option<Duration>,
+    pub on_diverge: OnDiverge,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheSettings {
+    pub dir: PathBuf,
+    pub memory_bytes: u64,
+    pub max_disk_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageSettings {
+    pub default_quality: u8,
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_source_pixels: u64,
+    pub max_source_bytes: u64,
+    pub max_frames: u32,
+    /// Relative to the source root, already checked to be a plain relative path.
+    pub fallback: Option<String>,
+    pub fallback_status: u16,
+    /// Sorted ascending, no duplicates.
+    pub allowed_widths: Vec<u32>,
+    pub allowed_heights: Vec<u32>,
+    pub snap_to_allowed: bool,
+    /// Preset name → query string.
+    pub presets: BTreeMap<String, String>,
+    pub presets_only: bool,
+    pub webp_effort: u8,
+    pub avif_speed: u8,
+}
+
+impl ImageSettings {
+    pub fn pipeline_settings(&self) -> PipelineSettings {
+        PipelineSettings {
+            max_width: self.max_width,
+            max_height: self.max_height,
+            max_source_pixels: self.max_source_pixels,
+            max_source_bytes: self.max_source_bytes,
+            max_frames: self.max_frames,
+            webp_method: self.webp_effort,
+            avif_speed: self.avif_speed,
+            ..PipelineSettings::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpSettings {
+    pub cache_control: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminSettings {
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitSettings {
+    /// Resolved: never 0.
+    pub max_concurrent_renders: usize,
+    pub render_queue: usize,
+    #[serde(with = "humantime_text")]
+    pub render_timeout: Duration,
+    /// 0 disables each limiter.
+    pub per_ip_per_second: u32,
+    pub per_ip_burst: u32,
+    pub hit_per_ip_per_second: u32,
+    pub admin_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecuritySettings {
+    pub signing_key: Option<Secret>,
+    pub sign_originals: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookSettings {
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub allow: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UiSettings {
+    pub enabled: bool,
+    pub require_token: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Settings {
+    /// Loads and validates the layers named by `options`.
+    pub fn load(options: &LoadOptions) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS_TOML, config::FileFormat::Toml));
+        if let Some(file) = &options.file {
+            if !file.is_file() {
+                return Err(ConfigError::Read(format!("{} is not a readable file", file.display())));
+            }
+            builder = builder.add_source(config::File::from(file.as_path()).format(config::FileFormat::Toml));
+        }
+        if options.environment {
+            builder = builder.add_source(
+                config::Environment::with_prefix("IMGSERVER")
+                    .prefix_separator("__")
+                    .separator("__"),
+            );
+        }
+        for (key, value) in &options.overrides {
+            builder = builder
+                .set_override(key.as_str(), value.as_str())
+                .map_err(|e| ConfigError::Read(e.to_string()))?;
+        }
+        let raw: raw::RawSettings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Read(e.to_string()))?;
+        validate::validate(raw).map_err(ConfigError::Invalid)
+    }
+
+    /// The effective configuration as TOML, secrets masked (for `check-config`).
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}"))
+    }
+}
+
+/// Serializes durations back into the "10s" form they are written in.
+mod humantime_text {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+mod humantime_option {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_str("off"),
+        }
+    }
+}

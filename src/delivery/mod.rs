@@ -1,0 +1,244 @@
+//! The image request path from parsed URL to response parts: resolve the source, validate the
+//! parameters, negotiate the format, answer conditional requests before any decode, and get the
+//! variant from the cache or a render on the render pool. No actix types: routes adapt this.
+
+mod conditional;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::cache::{CacheStatus, Variant, VariantCache};
+use crate::config::Settings;
+use crate::error::{AppError, ErrorCode};
+use crate::limits::RenderPool;
+use crate::pipeline::{self, ImageFormat, PipelineSettings, RenderSpec, SourceInfo};
+use crate::request::{apply_path_params, is_path_param, parse_query, Accepted, RawParams, Transform, VariantKey};
+use crate::source::{self, decode_url_segments, Entry, FileRef, RelPath, SourceError, SourceTree};
+
+pub use conditional::etag_matches;
+
+/// Enough leading bytes to tell every supported format apart.
+const SNIFF_BYTES: usize = 64;
+
+/// An image request as the HTTP layer received it.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageQuery<'a> {
+    /// The URL path below `/img/`, still percent-encoded.
+    pub raw_path: &'a str,
+    /// The raw query string (without `?`).
+    pub raw_query: &'a str,
+    pub accept: Option<&'a str>,
+    pub if_none_match: Option<&'a str>,
+}
+
+/// What to send back for an image request.
+#[derive(Debug, Clone)]
+pub struct ImageReply {
+    /// 200, or the fallback status when the fallback image stands in for a missing one.
+    pub status: u16,
+    /// `None` for 304 Not Modified.
+    pub body: Option<Bytes>,
+    pub content_type: String,
+    pub etag: String,
+    pub vary_accept: bool,
+    /// `X-Cache`: `bypass` for originals, otherwise where the variant came from.
+    pub cache: &'static str,
+    pub render_time: Option<Duration>,
+}
+
+/// The source's facts, as `/info` reports them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InfoReply {
+    pub width: u32,
+    pub height: u32,
+    pub format: &'static str,
+    pub bytes: u64,
+    pub content_id: String,
+}
+
+pub struct Delivery {
+    settings: Arc<Settings>,
+    pipeline: PipelineSettings,
+    source: Arc<dyn SourceTree>,
+    cache: Arc<VariantCache>,
+    pool: Arc<RenderPool>,
+    /// Sniffed format per content identity, so a cache hit reads nothing from the source.
+    formats: moka::sync::Cache<String, Option<ImageFormat>>,
+}
+
+impl Delivery {
+    pub fn new(settings: Arc<Settings>, source: Arc<dyn SourceTree>, cache: Arc<VariantCache>, pool: Arc<RenderPool>) -> Self {
+        Self {
+            pipeline: settings.images.pipeline_settings(),
+            settings,
+            source,
+            cache,
+            pool,
+            formats: moka::sync::Cache::new(100_000),
+        }
+    }
+
+    pub fn source(&self) -> &Arc<dyn SourceTree> {
+        &self.source
+    }
+
+    pub fn cache(&self) -> &Arc<VariantCache> {
+        &self.cache
+    }
+
+    pub fn pool(&self) -> &Arc<RenderPool> {
+        &self.pool
+    }
+
+    /// Serves `GET`/`HEAD /img/{path}`.
+    pub async fn image(&self, query: ImageQuery<'_>) -> Result<ImageReply, AppError> {
+        let images = &self.settings.images;
+        let segments = decode_url_segments(query.raw_path)?;
+        let mut params = parse_query(query.raw_query, images.max_width, images.max_height)?;
+        let (file, status) = match source::resolve(self.source.as_ref(), &segments, is_path_param) {
+            Ok(found) => {
+                apply_path_params(&mut params, &found.params, images.max_width, images.max_height)?;
+                (found.file, 200)
+            }
+            Err(SourceError::NotFound) => (self.fallback()?.ok_or_else(AppError::not_found)?, images.fallback_status),
+            Err(e) => return Err(e.into()),
+        };
+        if params.is_empty() {
+            return self.original(file, status, query.if_none_match).await;
+        }
+        self.variant(file, status, params, query).await
+    }
+
+    /// Serves `GET /info/{path}`.
+    pub async fn info(&self, raw_path: &str) -> Result<InfoReply, AppError> {
+        let segments = decode_url_segments(raw_path)?;
+        let found = source::resolve(self.source.as_ref(), &segments, |_| false)?;
+        let file = found.file;
+        let (bytes, info) = self.read_and_probe(file.clone()).await?;
+        Ok(InfoReply {
+            width: info.width,
+            height: info.height,
+            format: info.format.name(),
+            bytes: bytes.len() as u64,
+            content_id: file.content_id,
+        })
+    }
+
+    fn fallback(&self) -> Result<Option<FileRef>, AppError> {
+        let Some(path) = &self.settings.images.fallback else { return Ok(None) };
+        let path = RelPath::parse(path)?;
+        match self.source.lookup(&path) {
+            Ok(Some(Entry::File(file))) => Ok(Some(file)),
+            Ok(_) | Err(SourceError::NotFound | SourceError::Refused) => {
+                tracing::warn!("images.fallback names no servable file");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn original(&self, file: FileRef, status: u16, if_none_match: Option<&str>) -> Result<ImageReply, AppError> {
+        let key = VariantKey::for_original(&file.content_id);
+        let etag = key.etag();
+        let format = self.format_of(&file).await?;
+        if etag_matches(if_none_match, &etag) && status == 200 {
+            return Ok(ImageReply::not_modified(format.mime(), etag, false, "bypass"));
+        }
+        let (bytes, info) = self.read_and_probe(file).await?;
+        Ok(ImageReply {
+            status,
+            body: Some(bytes),
+            content_type: info.format.mime().to_string(),
+            etag,
+            vary_accept: false,
+            cache: "bypass",
+            render_time: None,
+        })
+    }
+
+    async fn variant(&self, file: FileRef, status: u16, params: RawParams, query: ImageQuery<'_>) -> Result<ImageReply, AppError> {
+        let images = &self.settings.images;
+        let transform = Transform::from_params(params, images)?;
+        let source_format = self.format_of(&file).await?;
+        let spec = transform.render_spec(source_format, Accepted::from_header(query.accept), images.default_quality);
+        let key = VariantKey::for_render(&file.content_id, &spec);
+        let etag = key.etag();
+        let vary_accept = transform.negotiates();
+        if etag_matches(query.if_none_match, &etag) && status == 200 {
+            return Ok(ImageReply::not_modified(spec.format.mime(), etag, vary_accept, "hit-memory"));
+        }
+        let lookup = self.cache.get_or_render(&key, || self.render(file, spec, etag.clone())).await?;
+        Ok(ImageReply {
+            status,
+            body: Some(lookup.variant.bytes.clone()),
+            content_type: lookup.variant.content_type.clone(),
+            etag: lookup.variant.etag.clone(),
+            vary_accept,
+            cache: lookup.status.header_value(),
+            render_time: lookup.render_time.filter(|_| lookup.status == CacheStatus::Miss),
+        })
+    }
+
+    /// Reads the source and renders it on the pool.
+    async fn render(&self, file: FileRef, spec: RenderSpec, etag: String) -> Result<Variant, AppError> {
+        let source = self.source.clone();
+        let settings = self.pipeline.clone();
+        let rendered = self
+            .pool
+            .run(move || -> Result<pipeline::Rendered, AppError> {
+                let bytes = source.read(&file, settings.max_source_bytes)?;
+                Ok(pipeline::render(&bytes, &spec, &settings)?)
+            })
+            .await??;
+        Ok(Variant { content_type: rendered.format.mime().to_string(), bytes: Bytes::from(rendered.bytes), etag })
+    }
+
+    /// The source's format by its magic bytes, remembered per content identity.
+    async fn format_of(&self, file: &FileRef) -> Result<ImageFormat, AppError> {
+        if let Some(known) = self.formats.get(&file.content_id) {
+            return known.ok_or_else(unsupported);
+        }
+        let source = self.source.clone();
+        let f = file.clone();
+        let head = blocking(move || source.read_prefix(&f, SNIFF_BYTES)).await?;
+        let format = pipeline::sniff(&head);
+        self.formats.insert(file.content_id.clone(), format);
+        format.ok_or_else(unsupported)
+    }
+
+    /// Reads a whole source and checks it is an image we can decode (header only).
+    async fn read_and_probe(&self, file: FileRef) -> Result<(Bytes, SourceInfo), AppError> {
+        let source = self.source.clone();
+        let settings = self.pipeline.clone();
+        blocking(move || -> Result<(Bytes, SourceInfo), AppError> {
+            let bytes = source.read(&file, settings.max_source_bytes)?;
+            let info = pipeline::probe(&bytes, &settings)?;
+            Ok((Bytes::from(bytes), info))
+        })
+        .await
+    }
+}
+
+impl ImageReply {
+    fn not_modified(content_type: &str, etag: String, vary_accept: bool, cache: &'static str) -> Self {
+        Self { status: 304, body: None, content_type: content_type.to_string(), etag, vary_accept, cache, render_time: None }
+    }
+}
+
+fn unsupported() -> AppError {
+    AppError::new(ErrorCode::UnsupportedSource, "the source is not a supported image")
+}
+
+/// Runs blocking I/O off the async workers.
+async fn blocking<T, E>(job: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(job).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(AppError::internal(anyhow::anyhow!("blocking task failed: {e}"))),
+    }
+}

@@ -1,0 +1,8 @@
+//! Cross-cutting HTTP behaviour applied to every response: request ids, security headers and
+//! the access log.
+
+mod access_log;
+mod request_id;
+
+pub use access_log::access_log;
+pub use request_id::{request_id, RequestId};

@@ -1,0 +1,225 @@
+//! From raw parameters to the canonical transform, and from a transform plus what is known of
+//! the source and the client to the exact [`RenderSpec`] and its cache key. Every spelling of
+//! the same request (`jpg`/`jpeg`, `dpr=2&w=200`/`w=400`, parameter order, either grammar,
+//! parameters that cannot matter) ends as the same spec and therefore the same key.
+
+use crate::config::ImageSettings;
+use crate::pipeline::{Fit, Gravity, ImageFormat, RenderSpec, Rgb};
+
+use super::accept::Accepted;
+use super::params::{parse_query, FormatChoice, RawParams};
+use super::RequestError;
+
+/// A validated request to transform an image, before the source format is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transform {
+    /// Box in output pixels, `dpr` applied, within the configured maximum.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub fit: Fit,
+    pub gravity: Gravity,
+    pub quality: u8,
+    pub background: Rgb,
+    pub enlarge: bool,
+    pub animate: bool,
+    pub format: FormatChoice,
+}
+
+impl Transform {
+    /// Applies presets, defaults, `dpr` and the size ceiling.
+    pub fn from_params(params: RawParams, images: &ImageSettings) -> Result<Transform, RequestError> {
+        let params = match &params.preset {
+            Some(name) => {
+                let query = images.presets.get(name).ok_or_else(|| RequestError::Invalid("unknown preset".into()))?;
+                let preset = parse_query(query, images.max_width, images.max_height)
+                    .map_err(|_| RequestError::Invalid("preset is misconfigured".into()))?;
+                params.or(preset)
+            }
+            None => {
+                if images.presets_only {
+                    return Err(RequestError::Invalid("only presets are allowed".into()));
+                }
+                params
+            }
+        };
+        let dpr = params.dpr.unwrap_or(1.0);
+        let scale = |v: u32| ((v as f64) * dpr).round().max(1.0) as u32;
+        let (mut width, mut height) = (params.width.map(scale), params.height.map(scale));
+        // Shrink the box uniformly so neither side exceeds the ceiling (the pipeline also clamps
+        // the side it derives).
+        let factor = [(width, images.max_width), (height, images.max_height)]
+            .iter()
+            .filter_map(|(v, max)| v.map(|v| *max as f64 / v as f64))
+            .fold(1.0_f64, f64::min);
+        if factor < 1.0 {
+            let shrink = |v: u32| ((v as f64) * factor).round().max(1.0) as u32;
+            width = width.map(shrink);
+            height = height.map(shrink);
+        }
+        let both = width.is_some() && height.is_some();
+        let fit = if both { params.fit.unwrap_or_default() } else { Fit::default() };
+        // Gravity only matters when something is cropped or placed.
+        let gravity = if matches!(fit, Fit::Cover | Fit::Contain) && both { params.gravity.unwrap_or_default() } else { Gravity::default() };
+        Ok(Transform {
+            width,
+            height,
+            fit,
+            gravity,
+            quality: params.quality.unwrap_or(images.default_quality),
+            background: params.background.unwrap_or_default(),
+            enlarge: params.enlarge.unwrap_or(false),
+            animate: params.animate.unwrap_or(false),
+            format: params.format.unwrap_or(FormatChoice::Original),
+        })
+    }
+
+    /// Whether the output format depends on the `Accept` header (so responses `Vary` on it).
+    pub fn negotiates(&self) -> bool {
+        self.format == FormatChoice::Auto
+    }
+
+    /// The exact render, once the source's format and the client's `Accept` are known.
+    pub fn render_spec(&self, source: ImageFormat, accepted: Accepted, default_quality: u8) -> RenderSpec {
+        let format = match self.format {
+            FormatChoice::Exact(f) => f,
+            FormatChoice::Original => source,
+            FormatChoice::Auto if accepted.avif => ImageFormat::Avif,
+            FormatChoice::Auto if accepted.webp => ImageFormat::Webp,
+            FormatChoice::Auto => source_family(source),
+        };
+        let lossless = matches!(format, ImageFormat::Png | ImageFormat::Gif);
+        let letterboxed = self.fit == Fit::Contain && self.width.is_some() && self.height.is_some();
+        RenderSpec {
+            width: self.width,
+            height: self.height,
+            fit: self.fit,
+            gravity: self.gravity,
+            enlarge: self.enlarge,
+            // The background shows only in letterboxes and when alpha is flattened for JPEG.
+            background: if letterboxed || !format.supports_alpha() { self.background } else { Rgb::default() },
+            format,
+            quality: if lossless { default_quality } else { self.quality },
+            // Only GIF and WebP outputs can carry frames.
+            animate: self.animate && matches!(format, ImageFormat::Gif | ImageFormat::Webp),
+        }
+    }
+}
+
+/// The format `fmt=auto` falls back to for clients that accept neither AVIF nor WebP.
+fn source_family(source: ImageFormat) -> ImageFormat {
+    match source {
+        ImageFormat::Png => ImageFormat::Png,
+        ImageFormat::Gif => ImageFormat::Gif,
+        ImageFormat::Jpeg | ImageFormat::Webp | ImageFormat::Avif => ImageFormat::Jpeg,
+    }
+}
+
+/// The canonical text of a render: equal specs, equal text; it is hashed into cache keys and
+/// ETags together with the source's content identity.
+pub fn canonical_key(spec: &RenderSpec) -> String {
+    let side = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+    format!(
+        "w={}&h={}&fit={}&g={}&q={}&bg={}&enlarge={}&anim={}&fmt={}",
+        side(spec.width),
+        side(spec.height),
+        spec.fit.name(),
+        spec.gravity.name(),
+        spec.quality,
+        spec.background.hex(),
+        u8::from(spec.enlarge),
+        u8::from(spec.animate),
+        spec.format.name()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, Settings};
+    use crate::request::params::apply_path_params;
+
+    fn images() -> ImageSettings {
+        let dir = std::env::temp_dir();
+        Settings::load(&LoadOptions::with_overrides([("source.dir", dir.to_str().unwrap())])).unwrap().images
+    }
+
+    fn key(query: &str, path: &[&str], source: ImageFormat) -> String {
+        let images = images();
+        let mut params = parse_query(query, images.max_width, images.max_height).unwrap();
+        let segments: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+        apply_path_params(&mut params, &segments, images.max_width, images.max_height).unwrap();
+        let t = Transform::from_params(params, &images).unwrap();
+        canonical_key(&t.render_spec(source, Accepted::default(), images.default_quality))
+    }
+
+    #[test]
+    fn spellings_share_one_key() {
+        let j = ImageFormat::Jpeg;
+        assert_eq!(key("w=400", &[], j), key("", &["400"], j));
+        assert_eq!(key("w=800&h=600&fmt=webp&q=90", &[], j), key("", &["800x600", "webp", "q90"], j));
+        assert_eq!(key("fmt=jpg&w=10", &[], j), key("w=10&fmt=jpeg", &[], j));
+        assert_eq!(key("w=400", &[], j), key("w=200&dpr=2", &[], j));
+        assert_eq!(key("w=400&q=80", &[], j), key("w=400", &[], j));
+        assert_eq!(key("w=400&fmt=original", &[], j), key("w=400&fmt=jpeg", &[], j));
+        assert_eq!(key("w=400&fit=fill&g=north", &[], j), key("w=400", &[], j));
+        assert_eq!(key("w=400&fmt=png&q=10", &[], j), key("w=400&fmt=png", &[], j));
+        assert_ne!(key("w=400&h=300&fit=contain", &[], j), key("w=400&h=300", &[], j));
+    }
+
+    #[test]
+    fn dpr_never_exceeds_the_ceiling() {
+        let images = images();
+        let p = parse_query("w=4000&h=1000&dpr=4", 4096, 4096).unwrap();
+        let t = Transform::from_params(p, &images).unwrap();
+        assert_eq!((t.width, t.height), (Some(4096), Some(1024)));
+    }
+
+    #[test]
+    fn auto_prefers_avif_then_webp_then_family() {
+        let images = images();
+        let t = Transform::from_params(parse_query("fmt=auto&w=10", 4096, 4096).unwrap(), &images).unwrap();
+        let both = Accepted { avif: true, webp: true };
+        assert_eq!(t.render_spec(ImageFormat::Jpeg, both, 80).format, ImageFormat::Avif);
+        let webp = Accepted { avif: false, webp: true };
+        assert_eq!(t.render_spec(ImageFormat::Jpeg, webp, 80).format, ImageFormat::Webp);
+        assert_eq!(t.render_spec(ImageFormat::Png, Accepted::default(), 80).format, ImageFormat::Png);
+        assert_eq!(t.render_spec(ImageFormat::Webp, Accepted::default(), 80).format, ImageFormat::Jpeg);
+        assert!(t.negotiates());
+    }
+}
+
+/// The identity of one variant of one source version: what the cache stores it under and what
+/// its strong ETag is made of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VariantKey(String);
+
+impl VariantKey {
+    /// The variant `spec` of the source whose content identity is `content_id`.
+    pub fn for_render(content_id: &str, spec: &RenderSpec) -> Self {
+        Self::digest(content_id, &canonical_key(spec))
+    }
+
+    /// The untouched original of the source whose content identity is `content_id`.
+    pub fn for_original(content_id: &str) -> Self {
+        Self::digest(content_id, "original")
+    }
+
+    fn digest(content_id: &str, canonical: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(content_id.as_bytes());
+        h.update([0]);
+        h.update(canonical.as_bytes());
+        VariantKey(hex::encode(&h.finalize()[..20]))
+    }
+
+    /// Lower-case hex, safe as a file name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The strong ETag (quoted).
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.0)
+    }
+}

@@ -1,0 +1,53 @@
+//! `GET`/`HEAD /img/{path}`: adapts the request to [`Delivery::image`](crate::delivery::Delivery::image)
+//! and the reply to HTTP headers (`Content-Type`, `ETag`, `Cache-Control`, `Vary`, `X-Cache`,
+//! `Server-Timing`). HEAD is answered by the same handler; actix drops the body and keeps
+//! `Content-Length`.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::delivery::{ImageQuery, ImageReply};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub const PREFIX: &str = "/img/";
+
+pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let query = ImageQuery {
+        raw_path: req.uri().path().strip_prefix(PREFIX).unwrap_or(""),
+        raw_query: req.query_string(),
+        accept: header(header::ACCEPT),
+        if_none_match: header(header::IF_NONE_MATCH),
+    };
+    let reply = state.delivery.image(query).await?;
+    Ok(respond(reply, &state.settings.http.cache_control))
+}
+
+fn respond(reply: ImageReply, cache_control: &str) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    if let Ok(etag) = HeaderValue::from_str(&reply.etag) {
+        res.insert_header((header::ETAG, etag));
+    }
+    if status == StatusCode::OK || status == StatusCode::NOT_MODIFIED {
+        res.insert_header((header::CACHE_CONTROL, cache_control));
+    } else {
+        // A stand-in for a missing image must not outlive the image's arrival in caches.
+        res.insert_header((header::CACHE_CONTROL, "no-cache"));
+    }
+    if reply.vary_accept {
+        res.insert_header((header::VARY, "Accept"));
+    }
+    if status != StatusCode::NOT_MODIFIED {
+        res.insert_header(("X-Cache", reply.cache));
+    }
+    if let Some(t) = reply.render_time {
+        res.insert_header(("Server-Timing", format!("render;dur={:.1}", t.as_secs_f64() * 1000.0)));
+    }
+    match reply.body {
+        Some(body) => res.content_type(reply.content_type).body(body),
+        None => res.finish(),
+    }
+}

@@ -1,0 +1,14 @@
+//! `GET /info/{path}`: the source's size, format, bytes and content identity as JSON.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub const PREFIX: &str = "/info/";
+
+pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let raw_path = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
+    let info = state.delivery.info(raw_path).await?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-cache")).json(info))
+}

@@ -1,0 +1,20 @@
+//! Thin HTTP handlers: each adapts a request to a service call and the result to a response.
+//! No image logic lives here.
+
+pub mod health;
+pub mod image;
+pub mod info;
+
+use actix_web::HttpResponse;
+
+use crate::error::AppError;
+
+/// For any method a route does not serve.
+pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
+    Err(AppError::method_not_allowed())
+}
+
+/// For any path no route serves.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::new(crate::error::ErrorCode::NotFound, "no such endpoint"))
+}
