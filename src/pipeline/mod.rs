@@ -1,12 +1,33 @@
 //! The render pipeline: plain synchronous functions that turn source bytes into an encoded
 //! variant, in a fixed order (sniff → check limits → decode → orient → sRGB → resize → encode).
 //! No actix or async types here; callers run these on the render pool.
+//!
+//! In detail, [`render`] does: [`sniff`] the format; read the header and check the limits
+//! before anything is allocated; plan the geometry on the displayed (oriented) size; decode,
+//! shrinking on load where the format allows; resample the planned region *in the stored
+//! orientation*; convert the small result to sRGB; orient it; letterbox or flatten onto the
+//! background; encode without metadata. One render uses one core (AVIF encoding excepted).
 
+pub mod geometry;
 pub mod spec;
+
+mod bitmap;
+mod color;
+mod compose;
+mod decode;
+mod encode;
+mod exif;
+mod header;
+mod limits;
+mod orient;
+mod resize;
+mod sniff;
 
 pub use spec::{
     Fit, Gravity, ImageFormat, PipelineSettings, Rendered, RenderSpec, Rgb, SourceInfo,
 };
+
+use anyhow::Context;
 
 /// Why a render or probe failed. `Unsupported` and `TooLarge` are the client's (HTTP 422);
 /// `Internal` is ours (HTTP 500, cause logged, never shown).
@@ -22,14 +43,34 @@ pub enum PipelineError {
 
 /// The format of `bytes` by their magic number (never by file name), if it is one we decode.
 pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
-    let _ = bytes;
-    None
+    sniff::sniff(bytes)
 }
 
 /// Reads the header: format, displayed size, alpha, frames. Applies the source limits.
 pub fn probe(bytes: &[u8], settings: &PipelineSettings) -> Result<SourceInfo, PipelineError> {
-    let _ = (bytes, settings);
-    Err(PipelineError::Unsupported("pipeline not built yet".into()))
+    let header = checked_header(bytes, settings, false)?;
+    let (width, height) = header.displayed_size();
+    Ok(SourceInfo {
+        format: header.format,
+        width,
+        height,
+        has_alpha: header.has_alpha,
+        frames: header.frames,
+    })
+}
+
+fn checked_header(
+    bytes: &[u8],
+    settings: &PipelineSettings,
+    animate: bool,
+) -> Result<header::Header, PipelineError> {
+    limits::check_bytes(bytes.len(), settings)?;
+    let format = sniff(bytes).ok_or_else(|| {
+        PipelineError::Unsupported("not a JPEG, PNG, GIF, WebP or AVIF image".into())
+    })?;
+    let header = header::read(bytes, format)?;
+    limits::check_header(&header, settings, animate)?;
+    Ok(header)
 }
 
 /// Renders `bytes` according to `spec`.
@@ -38,6 +79,55 @@ pub fn render(
     spec: &RenderSpec,
     settings: &PipelineSettings,
 ) -> Result<Rendered, PipelineError> {
-    let _ = (bytes, spec, settings);
-    Err(PipelineError::Unsupported("pipeline not built yet".into()))
+    let header = checked_header(bytes, settings, spec.animate)?;
+    let (dw, dh) = header.displayed_size();
+    let plan = geometry::plan(
+        dw,
+        dh,
+        &geometry::Request {
+            width: spec.width,
+            height: spec.height,
+            fit: spec.fit,
+            gravity: spec.gravity,
+            enlarge: spec.enlarge,
+            max_width: settings.max_width,
+            max_height: settings.max_height,
+        },
+    );
+
+    // Work in the stored orientation until the image is small.
+    let (sw, sh) = (f64::from(header.width), f64::from(header.height));
+    let crop = orient::rect_to_stored(plan.crop, header.orientation, sw, sh);
+    let scaled = if exif::swaps_axes(header.orientation) {
+        (plan.scaled.1, plan.scaled.0)
+    } else {
+        plan.scaled
+    };
+    let decoded = decode::decode(bytes, &header, &decode::Target { crop, scaled }, settings)?;
+
+    // The decoder may have shrunk on load: bring the crop into decoded pixels.
+    let bitmap = decoded.bitmap;
+    let (fx, fy) = (f64::from(bitmap.width) / sw, f64::from(bitmap.height) / sh);
+    let crop = geometry::Rect {
+        x: crop.x * fx,
+        y: crop.y * fy,
+        width: crop.width * fx,
+        height: crop.height * fy,
+    };
+    let mut image = resize::resize(bitmap, crop, scaled.0, scaled.1)?;
+    if let Some(icc) = &decoded.icc {
+        image = color::to_srgb(image, icc);
+    }
+    image = orient::apply(image, header.orientation);
+
+    if plan.letterboxed() {
+        image = compose::letterbox(image, plan.canvas, plan.offset, spec.background);
+    }
+    if image.has_alpha() && (!spec.format.supports_alpha() || image.is_opaque()) {
+        // Opaque alpha is dropped too: smaller, faster output with the same pixels.
+        image = compose::flatten(image, spec.background);
+    }
+    let bytes = encode::encode(&image, spec.format, spec.quality, settings)
+        .with_context(|| format!("encoding {}x{} {}", image.width, image.height, spec.format))?;
+    Ok(Rendered { bytes, format: spec.format, width: image.width, height: image.height })
 }

@@ -1,0 +1,60 @@
+//! Decoding: source bytes to a [`Bitmap`] in the stored orientation, plus the embedded ICC
+//! profile for the colour step. Decoder failures on the client's bytes are `Unsupported`.
+//! The header (and so the limits) has been checked before any of these run.
+
+mod avif;
+mod gif;
+mod jpeg;
+mod png;
+mod webp;
+
+use super::bitmap::Bitmap;
+use super::geometry::Rect;
+use super::header::Header;
+use super::{ImageFormat, PipelineError, PipelineSettings};
+
+/// A decoded source. `bitmap` may be smaller than the header's size when the decoder shrank
+/// on load; callers scale their coordinates by the ratio.
+#[derive(Debug)]
+pub struct Decoded {
+    pub bitmap: Bitmap,
+    /// The embedded ICC profile, when the pixels still need converting to sRGB.
+    pub icc: Option<Vec<u8>>,
+}
+
+/// What the render will take from the decoded image, in stored-orientation source pixels:
+/// `crop` resampled to `scaled`. Lets a decoder shrink on load without losing detail.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub crop: Rect,
+    pub scaled: (u32, u32),
+}
+
+pub fn decode(
+    bytes: &[u8],
+    header: &Header,
+    target: &Target,
+    settings: &PipelineSettings,
+) -> Result<Decoded, PipelineError> {
+    // Headroom over the header-checked pixel limit for decoders that count their own memory.
+    let memory_limit = settings.max_source_pixels.saturating_mul(8).saturating_add(1 << 24);
+    let unsupported = |e: anyhow::Error| {
+        PipelineError::Unsupported(format!("{}: {e:#}", header.format))
+    };
+    let decoded = match header.format {
+        ImageFormat::Jpeg => jpeg::decode(bytes, header, target, settings, memory_limit)?,
+        ImageFormat::Png => png::decode(bytes, memory_limit).map_err(unsupported)?,
+        ImageFormat::Gif => gif::decode(bytes, memory_limit).map_err(unsupported)?,
+        ImageFormat::Webp => webp::decode(bytes, header, memory_limit).map_err(unsupported)?,
+        ImageFormat::Avif => avif::decode(bytes, header)?,
+    };
+    let b = &decoded.bitmap;
+    // Decoders that ignore the header's size (a lying header) must not reach the geometry.
+    if b.width == 0 || b.height == 0 || b.width > header.width || b.height > header.height {
+        return Err(PipelineError::Unsupported(format!(
+            "{}: decoded {}x{} does not match the header's {}x{}",
+            header.format, b.width, b.height, header.width, header.height
+        )));
+    }
+    Ok(decoded)
+}

@@ -1,0 +1,49 @@
+//! WebP: stills through libwebp (SIMD, the fastest decoder), the first frame of an animation
+//! through `image-webp` (libwebp's simple API refuses animations). The ICC profile is read
+//! from the ICCP chunk.
+
+use anyhow::{bail, Context, Result};
+
+use super::Decoded;
+use crate::pipeline::bitmap::Bitmap;
+use crate::pipeline::header::Header;
+
+pub fn decode(bytes: &[u8], header: &Header, memory_limit: u64) -> Result<Decoded> {
+    let icc = iccp_chunk(bytes);
+    let bitmap = if header.frames > 1 {
+        first_frame(bytes, memory_limit)?
+    } else {
+        let image = webp::Decoder::new(bytes).decode().context("libwebp could not decode")?;
+        let channels = if image.is_alpha() { 4 } else { 3 };
+        Bitmap::new(image.width(), image.height(), channels, image.to_vec())?
+    };
+    Ok(Decoded { bitmap, icc })
+}
+
+fn first_frame(bytes: &[u8], memory_limit: u64) -> Result<Bitmap> {
+    let mut decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(bytes))?;
+    decoder.set_memory_limit(usize::try_from(memory_limit).unwrap_or(usize::MAX));
+    if !decoder.is_animated() {
+        bail!("frame count does not match the header");
+    }
+    let (w, h) = decoder.dimensions();
+    let channels = if decoder.has_alpha() { 4 } else { 3 };
+    let mut data = vec![0; decoder.output_buffer_size().context("too large")?];
+    decoder.read_image(&mut data)?;
+    Bitmap::new(w, h, channels, data)
+}
+
+/// The payload of the ICCP chunk, if any.
+fn iccp_chunk(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut pos = 12;
+    while pos + 8 <= bytes.len() {
+        let kind = &bytes[pos..pos + 4];
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
+        let data = bytes.get(pos + 8..pos + 8 + len)?;
+        if kind == b"ICCP" {
+            return Some(data.to_vec());
+        }
+        pos += 8 + len + (len & 1);
+    }
+    None
+}
