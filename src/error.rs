@@ -94,7 +94,12 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after: None, cause: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+            cause: None,
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -111,7 +116,10 @@ impl AppError {
 
     /// A 500 whose cause is logged and whose body says nothing about it.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Self { cause: Some(cause.into()), ..Self::new(ErrorCode::Internal, "internal error") }
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(ErrorCode::Internal, "internal error")
+        }
     }
 
     pub fn with_retry_after(mut self, after: Duration) -> Self {
@@ -145,8 +153,15 @@ struct ErrorDetail<'a> {
 
 /// The JSON body every error response carries.
 pub fn error_body(code: ErrorCode, message: &str) -> String {
-    serde_json::to_string(&ErrorBody { error: ErrorDetail { code: code.as_str(), message } })
-        .unwrap_or_else(|_| String::from("{\"error\":{\"code\":\"internal\",\"message\":\"internal error\"}}"))
+    serde_json::to_string(&ErrorBody {
+        error: ErrorDetail {
+            code: code.as_str(),
+            message,
+        },
+    })
+    .unwrap_or_else(|_| {
+        String::from("{\"error\":{\"code\":\"internal\",\"message\":\"internal error\"}}")
+    })
 }
 
 impl ResponseError for AppError {
@@ -158,8 +173,14 @@ impl ResponseError for AppError {
         let status = self.status_code();
         if status.is_server_error() {
             match &self.cause {
-                Some(cause) => tracing::error!(code = self.code.as_str(), error = format!("{cause:#}"), "request failed"),
-                None => tracing::warn!(code = self.code.as_str(), message = %self.message, "request failed"),
+                Some(cause) => tracing::error!(
+                    code = self.code.as_str(),
+                    error = format!("{cause:#}"),
+                    "request failed"
+                ),
+                None => {
+                    tracing::warn!(code = self.code.as_str(), message = %self.message, "request failed")
+                }
             }
         }
         let mut response = HttpResponse::build(status);
@@ -194,9 +215,10 @@ impl From<crate::source::SourceError> for AppError {
         match e {
             SourceError::NotFound | SourceError::Refused => AppError::not_found(),
             SourceError::Path(p) => p.into(),
-            SourceError::TooLarge { limit } => {
-                AppError::new(ErrorCode::SourceTooLarge, format!("the source image is larger than {limit} bytes"))
-            }
+            SourceError::TooLarge { limit } => AppError::new(
+                ErrorCode::SourceTooLarge,
+                format!("the source image is larger than {limit} bytes"),
+            ),
             SourceError::Io(cause) => AppError::internal(cause),
         }
     }
@@ -206,10 +228,14 @@ impl From<crate::pipeline::PipelineError> for AppError {
     fn from(e: crate::pipeline::PipelineError) -> Self {
         use crate::pipeline::PipelineError;
         match e {
-            PipelineError::Unsupported(why) => {
-                AppError::new(ErrorCode::UnsupportedSource, format!("the source is not a supported image: {why}"))
-            }
-            PipelineError::TooLarge(why) => AppError::new(ErrorCode::SourceTooLarge, format!("the source image is too large: {why}")),
+            PipelineError::Unsupported(why) => AppError::new(
+                ErrorCode::UnsupportedSource,
+                format!("the source is not a supported image: {why}"),
+            ),
+            PipelineError::TooLarge(why) => AppError::new(
+                ErrorCode::SourceTooLarge,
+                format!("the source image is too large: {why}"),
+            ),
             PipelineError::Internal(cause) => AppError::internal(cause),
         }
     }
@@ -219,12 +245,18 @@ impl From<crate::limits::RenderPoolError> for AppError {
     fn from(e: crate::limits::RenderPoolError) -> Self {
         use crate::limits::RenderPoolError;
         match e {
-            RenderPoolError::Overloaded => AppError::new(ErrorCode::Overloaded, "too many renders in progress, retry shortly")
-                .with_retry_after(Duration::from_secs(1)),
+            RenderPoolError::Overloaded => AppError::new(
+                ErrorCode::Overloaded,
+                "too many renders in progress, retry shortly",
+            )
+            .with_retry_after(Duration::from_secs(1)),
             RenderPoolError::Timeout(_) => {
-                AppError::new(ErrorCode::RenderTimeout, "the render took too long").with_retry_after(Duration::from_secs(5))
+                AppError::new(ErrorCode::RenderTimeout, "the render took too long")
+                    .with_retry_after(Duration::from_secs(5))
             }
-            RenderPoolError::Panicked(why) => AppError::internal(anyhow::anyhow!("render panicked: {why}")),
+            RenderPoolError::Panicked(why) => {
+                AppError::internal(anyhow::anyhow!("render panicked: {why}"))
+            }
         }
     }
 }

@@ -51,7 +51,11 @@ impl Cli {
         if let Some(dir) = &self.cachedir {
             overrides.push(("cache.dir".to_string(), dir.display().to_string()));
         }
-        LoadOptions { file: self.config.clone(), environment: true, overrides }
+        LoadOptions {
+            file: self.config.clone(),
+            environment: true,
+            overrides,
+        }
     }
 }
 
@@ -69,7 +73,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     imgserver::telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("imgserver: cannot start the runtime: {e}");

@@ -33,7 +33,12 @@ impl Application {
         let settings = Arc::new(settings);
         let state = web::Data::new(build_state(settings.clone())?);
         let listener = TcpListener::bind((settings.server.bind, settings.server.port))
-            .with_context(|| format!("cannot listen on {}:{}", settings.server.bind, settings.server.port))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    settings.server.bind, settings.server.port
+                )
+            })?;
         let port = listener.local_addr()?.port();
         let server_state = state.clone();
         let server = HttpServer::new(move || {
@@ -51,7 +56,11 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "listening");
-        Ok(Self { port, server, state })
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -72,9 +81,17 @@ fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     let source = Arc::new(DirTree::open(&settings.source.dir)?);
     let cache = Arc::new(VariantCache::new(settings.cache.memory_bytes));
     let limits = &settings.limits;
-    let pool = Arc::new(RenderPool::new(limits.max_concurrent_renders, limits.render_queue, limits.render_timeout)?);
+    let pool = Arc::new(RenderPool::new(
+        limits.max_concurrent_renders,
+        limits.render_queue,
+        limits.render_timeout,
+    )?);
     let delivery = Arc::new(Delivery::new(settings.clone(), source, cache, pool));
-    Ok(AppState { settings, delivery, started: Instant::now() })
+    Ok(AppState {
+        settings,
+        delivery,
+        started: Instant::now(),
+    })
 }
 
 /// Every route the service answers.

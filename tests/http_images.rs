@@ -19,19 +19,32 @@ async fn original_is_served_untouched_with_http_metadata() {
     assert!(h["etag"].to_str().unwrap().starts_with('"'));
     assert!(!h.contains_key("vary"));
     let body = res.bytes().await.unwrap();
-    assert_eq!(h["content-length"].to_str().unwrap(), body.len().to_string());
-    assert_eq!(&body[..], &std::fs::read(app.root.path().join("storm.jpg")).unwrap()[..]);
+    assert_eq!(
+        h["content-length"].to_str().unwrap(),
+        body.len().to_string()
+    );
+    assert_eq!(
+        &body[..],
+        &std::fs::read(app.root.path().join("storm.jpg")).unwrap()[..]
+    );
     assert_eq!(app.renders(), 0, "an original is never rendered");
 }
 
 #[tokio::test]
 async fn width_or_height_alone_keeps_the_aspect_ratio() {
     let app = TestApp::spawn().await;
-    for (query, w, h) in [("w=400", 400, 267), ("h=100", 150, 100), ("w=401&dpr=1", 401, 267)] {
+    for (query, w, h) in [
+        ("w=400", 400, 267),
+        ("h=100", 150, 100),
+        ("w=401&dpr=1", 401, 267),
+    ] {
         let res = app.get(&format!("/img/storm.jpg?{query}")).await;
         assert_eq!(res.status(), 200, "{query}");
         assert_eq!(res.headers()["x-cache"], "miss");
-        assert!(res.headers()["server-timing"].to_str().unwrap().starts_with("render;dur="));
+        assert!(res.headers()["server-timing"]
+            .to_str()
+            .unwrap()
+            .starts_with("render;dur="));
         let (fmt, rw, rh) = decode(&res.bytes().await.unwrap());
         assert_eq!((fmt.as_str(), rw, rh), ("jpeg", w, h), "{query}");
     }
@@ -41,8 +54,16 @@ async fn width_or_height_alone_keeps_the_aspect_ratio() {
 async fn every_fit_mode_has_its_exact_size() {
     let app = TestApp::spawn().await;
     // storm.jpg is 1920x1280 (3:2).
-    for (fit, w, h) in [("cover", 300, 300), ("contain", 300, 300), ("fill", 300, 300), ("inside", 300, 200), ("outside", 450, 300)] {
-        let res = app.get(&format!("/img/storm.jpg?w=300&h=300&fit={fit}&fmt=png")).await;
+    for (fit, w, h) in [
+        ("cover", 300, 300),
+        ("contain", 300, 300),
+        ("fill", 300, 300),
+        ("inside", 300, 200),
+        ("outside", 450, 300),
+    ] {
+        let res = app
+            .get(&format!("/img/storm.jpg?w=300&h=300&fit={fit}&fmt=png"))
+            .await;
         assert_eq!(res.status(), 200, "{fit}");
         let (_, rw, rh) = decode(&res.bytes().await.unwrap());
         assert_eq!((rw, rh), (w, h), "fit={fit}");
@@ -52,32 +73,68 @@ async fn every_fit_mode_has_its_exact_size() {
 #[tokio::test]
 async fn no_upscaling_unless_enlarge() {
     let app = TestApp::spawn().await;
-    let (_, w, h) = decode(&app.get("/img/storm.jpg?w=3000").await.bytes().await.unwrap());
+    let (_, w, h) = decode(
+        &app.get("/img/storm.jpg?w=3000")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert_eq!((w, h), (1920, 1280), "the box shrinks to the source");
-    let (_, w, h) = decode(&app.get("/img/storm.jpg?w=3000&enlarge=1").await.bytes().await.unwrap());
+    let (_, w, h) = decode(
+        &app.get("/img/storm.jpg?w=3000&enlarge=1")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert_eq!((w, h), (3000, 2000));
     // A cover box larger than the source keeps its aspect ratio and uses the source at scale 1.
-    let (_, w, h) = decode(&app.get("/img/storm.jpg?w=4000&h=2000&fmt=png").await.bytes().await.unwrap());
+    let (_, w, h) = decode(
+        &app.get("/img/storm.jpg?w=4000&h=2000&fmt=png")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert_eq!((w, h), (1920, 960));
 }
 
 #[tokio::test]
 async fn dpr_multiplies_the_box_and_the_ceiling_holds() {
     let app = TestApp::spawn().await;
-    let (_, w, h) = decode(&app.get("/img/storm.jpg?w=200&dpr=2").await.bytes().await.unwrap());
+    let (_, w, h) = decode(
+        &app.get("/img/storm.jpg?w=200&dpr=2")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert_eq!((w, h), (400, 267));
-    let (_, w, h) = decode(&app.get("/img/storm.jpg?w=1500&dpr=4&enlarge=1").await.bytes().await.unwrap());
+    let (_, w, h) = decode(
+        &app.get("/img/storm.jpg?w=1500&dpr=4&enlarge=1")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert_eq!((w, h), (4096, 2731), "never wider than images.max_width");
 }
 
 #[tokio::test]
 async fn contain_letterboxes_with_the_background_colour() {
     let app = TestApp::spawn().await;
-    let res = app.get("/img/storm.jpg?w=300&h=300&fit=contain&bg=f00&fmt=png").await;
+    let res = app
+        .get("/img/storm.jpg?w=300&h=300&fit=contain&bg=f00&fmt=png")
+        .await;
     let img = decode_rgba(&res.bytes().await.unwrap());
     assert_eq!(img.dimensions(), (300, 300));
     // The 300x200 picture is centred: 50 px bars above and below.
-    assert!(near(img.get_pixel(150, 10), [255, 0, 0], 2), "{:?}", img.get_pixel(150, 10));
+    assert!(
+        near(img.get_pixel(150, 10), [255, 0, 0], 2),
+        "{:?}",
+        img.get_pixel(150, 10)
+    );
     assert!(near(img.get_pixel(150, 290), [255, 0, 0], 2));
     assert!(!near(img.get_pixel(150, 150), [255, 0, 0], 40));
 }
@@ -122,7 +179,11 @@ async fn every_input_format_converts() {
 #[tokio::test]
 async fn original_format_is_kept_by_default() {
     let app = TestApp::spawn().await;
-    for (path, expected) in [("formats/storm-alpha.png", "png"), ("formats/storm-lossy.webp", "webp"), ("formats/animated.gif", "gif")] {
+    for (path, expected) in [
+        ("formats/storm-alpha.png", "png"),
+        ("formats/storm-lossy.webp", "webp"),
+        ("formats/animated.gif", "gif"),
+    ] {
         let res = app.get(&format!("/img/{path}?w=100")).await;
         let (fmt, w, _) = decode(&res.bytes().await.unwrap());
         assert_eq!((fmt.as_str(), w), (expected, 100), "{path}");
@@ -138,16 +199,28 @@ async fn auto_format_follows_accept_and_varies() {
         ("image/*,*/*", "jpeg"),
         ("", "jpeg"),
     ] {
-        let res = app.get_with("/img/storm.jpg?w=100&fmt=auto", &[("accept", accept)]).await;
+        let res = app
+            .get_with("/img/storm.jpg?w=100&fmt=auto", &[("accept", accept)])
+            .await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["vary"], "Accept", "{accept}");
         let (fmt, _, _) = decode(&res.bytes().await.unwrap());
         assert_eq!(fmt, expected, "Accept: {accept}");
     }
-    let res = app.get_with("/img/storm.jpg?w=100&fmt=webp", &[("accept", "image/avif")]).await;
-    assert!(!res.headers().contains_key("vary"), "no Vary when the format was not negotiated");
+    let res = app
+        .get_with("/img/storm.jpg?w=100&fmt=webp", &[("accept", "image/avif")])
+        .await;
+    assert!(
+        !res.headers().contains_key("vary"),
+        "no Vary when the format was not negotiated"
+    );
     // A PNG source falls back to PNG for a client that accepts neither.
-    let res = app.get_with("/img/formats/storm-alpha.png?w=100&fmt=auto", &[("accept", "*/*")]).await;
+    let res = app
+        .get_with(
+            "/img/formats/storm-alpha.png?w=100&fmt=auto",
+            &[("accept", "*/*")],
+        )
+        .await;
     assert_eq!(decode(&res.bytes().await.unwrap()).0, "png");
 }
 
@@ -156,25 +229,56 @@ async fn if_none_match_answers_304_before_any_render() {
     let first = TestApp::spawn().await;
     let res = first.get("/img/storm.jpg?w=300&fmt=webp").await;
     let etag = res.headers()["etag"].to_str().unwrap().to_string();
-    let res = first.get_with("/img/storm.jpg?w=300&fmt=webp", &[("if-none-match", &etag)]).await;
+    let res = first
+        .get_with("/img/storm.jpg?w=300&fmt=webp", &[("if-none-match", &etag)])
+        .await;
     assert_eq!(res.status(), 304);
     assert_eq!(res.headers()["etag"].to_str().unwrap(), etag);
     assert_eq!(res.headers()["cache-control"], "public, max-age=3600");
     assert!(res.bytes().await.unwrap().is_empty());
 
     // A fresh server over the same files has rendered nothing, yet answers 304 at once.
-    let support::TestApp { root, outside, cache_dir, .. } = first;
+    let support::TestApp {
+        root,
+        outside,
+        cache_dir,
+        ..
+    } = first;
     let second = TestApp::spawn_on(root, outside, tempfile::tempdir().unwrap(), &[]).await;
     drop(cache_dir);
-    let res = second.get_with("/img/storm.jpg?w=300&fmt=webp", &[("if-none-match", &format!("\"x\", {etag}"))]).await;
+    let res = second
+        .get_with(
+            "/img/storm.jpg?w=300&fmt=webp",
+            &[("if-none-match", &format!("\"x\", {etag}"))],
+        )
+        .await;
     assert_eq!(res.status(), 304);
     assert_eq!(second.renders(), 0);
     // The original's ETag works the same way.
-    let etag = second.get("/img/storm.jpg").await.headers()["etag"].to_str().unwrap().to_string();
-    assert_eq!(second.get_with("/img/storm.jpg", &[("if-none-match", &etag)]).await.status(), 304);
+    let etag = second.get("/img/storm.jpg").await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        second
+            .get_with("/img/storm.jpg", &[("if-none-match", &etag)])
+            .await
+            .status(),
+        304
+    );
     // A changed file changes the ETag.
-    std::fs::write(second.root.path().join("storm.jpg"), std::fs::read(second.root.path().join("a..b.jpg")).unwrap()).unwrap();
-    assert_eq!(second.get_with("/img/storm.jpg", &[("if-none-match", &etag)]).await.status(), 200);
+    std::fs::write(
+        second.root.path().join("storm.jpg"),
+        std::fs::read(second.root.path().join("a..b.jpg")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        second
+            .get_with("/img/storm.jpg", &[("if-none-match", &etag)])
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -188,10 +292,19 @@ async fn head_gives_the_headers_of_get() {
         let body = get.bytes().await.unwrap();
         let head = support::raw_request(app.port, "HEAD", path, &[]).await;
         assert_eq!(head.status, 200);
-        assert_eq!(head.header("content-length").unwrap(), get_len.to_str().unwrap());
-        assert_eq!(head.header("content-length").unwrap(), body.len().to_string());
+        assert_eq!(
+            head.header("content-length").unwrap(),
+            get_len.to_str().unwrap()
+        );
+        assert_eq!(
+            head.header("content-length").unwrap(),
+            body.len().to_string()
+        );
         assert_eq!(head.header("etag").unwrap(), get_etag.to_str().unwrap());
-        assert_eq!(head.header("content-type").unwrap(), get_type.to_str().unwrap());
+        assert_eq!(
+            head.header("content-type").unwrap(),
+            get_type.to_str().unwrap()
+        );
         assert!(head.body.is_empty(), "HEAD has no body");
     }
 }
@@ -200,16 +313,37 @@ async fn head_gives_the_headers_of_get() {
 async fn exif_orientation_1_to_8_is_applied() {
     let app = TestApp::spawn().await;
     for n in 1..=8 {
-        let res = app.get(&format!("/img/orientation/orientation-{n}.jpg?w=480&fmt=png")).await;
+        let res = app
+            .get(&format!(
+                "/img/orientation/orientation-{n}.jpg?w=480&fmt=png"
+            ))
+            .await;
         assert_eq!(res.status(), 200);
         let img = decode_rgba(&res.bytes().await.unwrap());
         assert_eq!(img.dimensions(), (480, 320), "orientation {n}");
         // Red square top-left, green top-right, blue bottom-left, no square bottom-right.
-        assert!(near(img.get_pixel(20, 20), [255, 0, 0], 40), "orientation {n}: top-left {:?}", img.get_pixel(20, 20));
-        assert!(near(img.get_pixel(459, 20), [0, 255, 0], 40), "orientation {n}: top-right {:?}", img.get_pixel(459, 20));
-        assert!(near(img.get_pixel(20, 299), [0, 0, 255], 40), "orientation {n}: bottom-left {:?}", img.get_pixel(20, 299));
+        assert!(
+            near(img.get_pixel(20, 20), [255, 0, 0], 40),
+            "orientation {n}: top-left {:?}",
+            img.get_pixel(20, 20)
+        );
+        assert!(
+            near(img.get_pixel(459, 20), [0, 255, 0], 40),
+            "orientation {n}: top-right {:?}",
+            img.get_pixel(459, 20)
+        );
+        assert!(
+            near(img.get_pixel(20, 299), [0, 0, 255], 40),
+            "orientation {n}: bottom-left {:?}",
+            img.get_pixel(20, 299)
+        );
         let br = img.get_pixel(459, 299);
-        assert!(![[255, 0, 0], [0, 255, 0], [0, 0, 255]].iter().any(|c| near(br, *c, 40)), "orientation {n}: bottom-right");
+        assert!(
+            ![[255, 0, 0], [0, 255, 0], [0, 0, 255]]
+                .iter()
+                .any(|c| near(br, *c, 40)),
+            "orientation {n}: bottom-right"
+        );
     }
 }
 
@@ -217,18 +351,42 @@ async fn exif_orientation_1_to_8_is_applied() {
 async fn alpha_is_flattened_on_bg_for_jpeg() {
     let app = TestApp::spawn().await;
     // storm-alpha.png is clear at its corners and opaque in the middle.
-    for (bg, rgb) in [("ff0000", [255, 0, 0]), ("000", [0, 0, 0]), ("fff", [255, 255, 255])] {
-        let res = app.get(&format!("/img/formats/storm-alpha.png?w=480&fmt=jpeg&bg={bg}")).await;
+    for (bg, rgb) in [
+        ("ff0000", [255, 0, 0]),
+        ("000", [0, 0, 0]),
+        ("fff", [255, 255, 255]),
+    ] {
+        let res = app
+            .get(&format!(
+                "/img/formats/storm-alpha.png?w=480&fmt=jpeg&bg={bg}"
+            ))
+            .await;
         let bytes = res.bytes().await.unwrap();
         assert_eq!(decode(&bytes).0, "jpeg");
         let img = decode_rgba(&bytes);
-        assert!(near(img.get_pixel(3, 3), rgb, 12), "bg={bg}: corner {:?}", img.get_pixel(3, 3));
+        assert!(
+            near(img.get_pixel(3, 3), rgb, 12),
+            "bg={bg}: corner {:?}",
+            img.get_pixel(3, 3)
+        );
     }
     // Without bg, the default is white.
-    let img = decode_rgba(&app.get("/img/formats/storm-alpha.png?w=480&fmt=jpeg").await.bytes().await.unwrap());
+    let img = decode_rgba(
+        &app.get("/img/formats/storm-alpha.png?w=480&fmt=jpeg")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert!(near(img.get_pixel(3, 3), [255, 255, 255], 12));
     // A format with alpha keeps it.
-    let img = decode_rgba(&app.get("/img/formats/storm-alpha.png?w=480&fmt=png").await.bytes().await.unwrap());
+    let img = decode_rgba(
+        &app.get("/img/formats/storm-alpha.png?w=480&fmt=png")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert_eq!(img.get_pixel(3, 3).0[3], 0);
 }
 
@@ -242,7 +400,11 @@ async fn both_grammars_share_one_cache_entry() {
     assert_eq!(b.headers()["etag"], etag);
     assert_eq!(b.headers()["x-cache"], "hit-memory");
     let c = app.get("/img/storm/q80/400").await;
-    assert_eq!(c.headers()["etag"], etag, "extensionless, segments in any order, default q spelled out");
+    assert_eq!(
+        c.headers()["etag"],
+        etag,
+        "extensionless, segments in any order, default q spelled out"
+    );
     assert_eq!(app.renders(), 1);
 
     let d = app.get("/img/storm.jpg/300x200/webp/q70").await;
@@ -263,13 +425,28 @@ async fn goimgserver_path_conveniences() {
     let app = TestApp::spawn().await;
     let res = app.get("/img/storm").await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.bytes().await.unwrap().len(), 695070, "storm finds storm.jpg");
+    assert_eq!(
+        res.bytes().await.unwrap().len(),
+        695070,
+        "storm finds storm.jpg"
+    );
     let res = app.get("/img/cats").await;
-    assert_eq!(decode(&res.bytes().await.unwrap()), ("jpeg".into(), 480, 320), "a folder serves default.*");
+    assert_eq!(
+        decode(&res.bytes().await.unwrap()),
+        ("jpeg".into(), 480, 320),
+        "a folder serves default.*"
+    );
     let res = app.get("/img/cats/200").await;
-    assert_eq!(decode(&res.bytes().await.unwrap()), ("jpeg".into(), 200, 133));
+    assert_eq!(
+        decode(&res.bytes().await.unwrap()),
+        ("jpeg".into(), 200, 133)
+    );
     let res = app.get("/img/cats/kitten/100x100/webp").await;
-    assert_eq!(decode(&res.bytes().await.unwrap()), ("webp".into(), 100, 100), "extensionless .png");
+    assert_eq!(
+        decode(&res.bytes().await.unwrap()),
+        ("webp".into(), 100, 100),
+        "extensionless .png"
+    );
 }
 
 #[tokio::test]
@@ -306,8 +483,17 @@ async fn info_describes_the_source() {
     assert_eq!(v["format"], "jpeg");
     assert_eq!(v["bytes"], 695070);
     assert!(v["content_id"].as_str().unwrap().len() >= 16);
-    let v: serde_json::Value = app.get("/info/orientation/orientation-6.jpg").await.json().await.unwrap();
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(480), Some(320)), "displayed size");
+    let v: serde_json::Value = app
+        .get("/info/orientation/orientation-6.jpg")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(480), Some(320)),
+        "displayed size"
+    );
     assert_eq!(app.get("/info/not-an-image.jpg").await.status(), 422);
     assert_eq!(app.get("/info/missing.jpg").await.status(), 404);
 }
@@ -327,22 +513,39 @@ async fn health_and_readiness() {
     let app2 = TestApp::spawn_with(&[("cache.dir", blocked.to_str().unwrap())]).await;
     let res = app2.get("/readyz").await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["cache_writable"], false);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["cache_writable"],
+        false
+    );
     // A source that cannot be read makes it unready.
     std::fs::remove_dir_all(app.root.path()).unwrap();
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 503);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["source_readable"], false);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["source_readable"],
+        false
+    );
 }
 
 #[tokio::test]
 async fn request_id_is_propagated_or_generated() {
     let app = TestApp::spawn().await;
-    let res = app.get_with("/img/storm.jpg", &[("x-request-id", "abc-123")]).await;
+    let res = app
+        .get_with("/img/storm.jpg", &[("x-request-id", "abc-123")])
+        .await;
     assert_eq!(res.headers()["x-request-id"], "abc-123");
-    let res = app.get_with("/img/missing.jpg", &[("x-request-id", "bad id with spaces")]).await;
+    let res = app
+        .get_with(
+            "/img/missing.jpg",
+            &[("x-request-id", "bad id with spaces")],
+        )
+        .await;
     let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_ne!(id, "bad id with spaces");
     assert_eq!(id.len(), 32);
-    assert_eq!(res.headers()["x-content-type-options"], "nosniff", "errors carry it too");
+    assert_eq!(
+        res.headers()["x-content-type-options"],
+        "nosniff",
+        "errors carry it too"
+    );
 }

@@ -35,11 +35,16 @@ pub struct LoadOptions {
 
 impl LoadOptions {
     /// Defaults plus the given overrides only: what tests use.
-    pub fn with_overrides<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn with_overrides<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
             file: None,
             environment: false,
-            overrides: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            overrides: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 }
@@ -149,7 +154,6 @@ impl ImageSettings {
             max_frames: self.max_frames,
             webp_method: self.webp_effort,
             avif_speed: self.avif_speed,
-            ..PipelineSettings::default()
         }
     }
 }
@@ -217,13 +221,19 @@ pub struct LogSettings {
 impl Settings {
     /// Loads and validates the layers named by `options`.
     pub fn load(options: &LoadOptions) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS_TOML, config::FileFormat::Toml));
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS_TOML,
+            config::FileFormat::Toml,
+        ));
         if let Some(file) = &options.file {
             if !file.is_file() {
-                return Err(ConfigError::Read(format!("{} is not a readable file", file.display())));
+                return Err(ConfigError::Read(format!(
+                    "{} is not a readable file",
+                    file.display()
+                )));
             }
-            builder = builder.add_source(config::File::from(file.as_path()).format(config::FileFormat::Toml));
+            builder = builder
+                .add_source(config::File::from(file.as_path()).format(config::FileFormat::Toml));
         }
         if options.environment {
             builder = builder.add_source(

@@ -113,7 +113,9 @@ section!(RawImages {
     presets: BTreeMap<String, String>,
 });
 
-section!(RawHttp { cache_control: String });
+section!(RawHttp {
+    cache_control: String
+});
 section!(RawAdmin { token: String });
 
 section!(RawLimits {

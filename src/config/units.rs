@@ -75,7 +75,10 @@ mod tests {
     fn durations_and_off() {
         assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(optional_duration("off").unwrap(), None);
-        assert_eq!(optional_duration("5m").unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(
+            optional_duration("5m").unwrap(),
+            Some(Duration::from_secs(300))
+        );
         assert!(duration("soon").is_err());
     }
 

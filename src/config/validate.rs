@@ -21,7 +21,11 @@ impl Problems {
 
     fn unknown(&mut self, section: &str, keys: &Unknown) {
         for key in keys.keys() {
-            let full = if section.is_empty() { key.clone() } else { format!("{section}.{key}") };
+            let full = if section.is_empty() {
+                key.clone()
+            } else {
+                format!("{section}.{key}")
+            };
             self.add(&full, "unknown key");
         }
     }
@@ -36,7 +40,12 @@ impl Problems {
         }
     }
 
-    fn parsed<T: Default, R>(&mut self, key: &str, field: Field<R>, parse: impl FnOnce(&R) -> Result<T, String>) -> T
+    fn parsed<T: Default, R>(
+        &mut self,
+        key: &str,
+        field: Field<R>,
+        parse: impl FnOnce(&R) -> Result<T, String>,
+    ) -> T
     where
         R: Default,
     {
@@ -55,7 +64,13 @@ impl Problems {
         self.parsed(key, field, units::size)
     }
 
-    fn in_range<T: PartialOrd + std::fmt::Display + Copy + Default>(&mut self, key: &str, value: T, lo: T, hi: T) -> T {
+    fn in_range<T: PartialOrd + std::fmt::Display + Copy + Default>(
+        &mut self,
+        key: &str,
+        value: T,
+        lo: T,
+        hi: T,
+    ) -> T {
         if value < lo || value > hi {
             self.add(key, format!("must be between {lo} and {hi}, not {value}"));
         }
@@ -98,7 +113,9 @@ fn non_empty(text: String) -> Option<String> {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// A path under the source root written in configuration: relative, no dot components.
@@ -106,7 +123,9 @@ fn is_plain_relative(path: &str) -> bool {
     !path.starts_with('/')
         && !path.contains('\\')
         && !path.contains('\0')
-        && path.split('/').all(|c| !c.is_empty() && !c.starts_with('.'))
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && !c.starts_with('.'))
 }
 
 pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
@@ -124,11 +143,16 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     let server = ServerSettings {
         bind,
         port: p.take("server.port", s.port),
-        workers: if workers == 0 { cores() } else { p.in_range("server.workers", workers, 1, 1024) },
+        workers: if workers == 0 {
+            cores()
+        } else {
+            p.in_range("server.workers", workers, 1, 1024)
+        },
         trusted_proxies: p.cidrs("server.trusted_proxies", s.trusted_proxies),
         shutdown_timeout: p.duration("server.shutdown_timeout", s.shutdown_timeout),
         keep_alive: p.duration("server.keep_alive", s.keep_alive),
-        client_request_timeout: p.duration("server.client_request_timeout", s.client_request_timeout),
+        client_request_timeout: p
+            .duration("server.client_request_timeout", s.client_request_timeout),
     };
 
     let src = raw.source;
@@ -140,26 +164,41 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     if dir.as_os_str().is_empty() {
         p.add("source.dir", "must name a folder");
     } else if remote.is_none() && !dir.is_dir() {
-        p.add("source.dir", format!("{} is not a folder (set source.git.remote to clone into it)", dir.display()));
+        p.add(
+            "source.dir",
+            format!(
+                "{} is not a folder (set source.git.remote to clone into it)",
+                dir.display()
+            ),
+        );
     }
     let on_diverge = match p.take("source.git.on_diverge", g.on_diverge).as_str() {
         "reset" => OnDiverge::Reset,
         "refuse" => OnDiverge::Refuse,
         other => {
-            p.add("source.git.on_diverge", format!("must be \"reset\" or \"refuse\", not {other:?}"));
+            p.add(
+                "source.git.on_diverge",
+                format!("must be \"reset\" or \"refuse\", not {other:?}"),
+            );
             OnDiverge::Reset
         }
     };
     let token_file = non_empty(p.take("source.git.token_file", g.token_file)).map(PathBuf::from);
     if let Some(f) = &token_file {
         if !f.is_file() {
-            p.add("source.git.token_file", format!("{} is not a readable file", f.display()));
+            p.add(
+                "source.git.token_file",
+                format!("{} is not a readable file", f.display()),
+            );
         }
     }
     let ssh_key = non_empty(p.take("source.git.ssh_key", g.ssh_key)).map(PathBuf::from);
     if let Some(f) = &ssh_key {
         if !f.is_file() {
-            p.add("source.git.ssh_key", format!("{} is not a readable file", f.display()));
+            p.add(
+                "source.git.ssh_key",
+                format!("{} is not a readable file", f.display()),
+            );
         }
     }
     let source = SourceSettings {
@@ -171,7 +210,9 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             token_file,
             ssh_key,
             timeout: p.duration("source.git.timeout", g.timeout),
-            sync_interval: p.parsed("source.git.sync_interval", g.sync_interval, |t| units::optional_duration(t)),
+            sync_interval: p.parsed("source.git.sync_interval", g.sync_interval, |t| {
+                units::optional_duration(t)
+            }),
             on_diverge,
         },
     };
@@ -198,17 +239,30 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     let fallback = non_empty(p.take("images.fallback", i.fallback));
     if let Some(f) = &fallback {
         if !is_plain_relative(f) {
-            p.add("images.fallback", "must be a path relative to the source root, without dot components");
+            p.add(
+                "images.fallback",
+                "must be a path relative to the source root, without dot components",
+            );
         }
     }
     let fallback_status = p.take("images.fallback_status", i.fallback_status);
     if fallback_status != 200 && fallback_status != 404 {
-        p.add("images.fallback_status", format!("must be 200 or 404, not {fallback_status}"));
+        p.add(
+            "images.fallback_status",
+            format!("must be 200 or 404, not {fallback_status}"),
+        );
     }
     let presets = p.take("images.presets", i.presets);
     for name in presets.keys() {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            p.add("images.presets", format!("preset name {name:?} may only use letters, digits, - and _"));
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            p.add(
+                "images.presets",
+                format!("preset name {name:?} may only use letters, digits, - and _"),
+            );
         }
     }
     let max_source_pixels = p.take("images.max_source_pixels", i.max_source_pixels);
@@ -243,7 +297,9 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     let http = HttpSettings { cache_control };
 
     p.unknown("admin", &raw.admin.unknown);
-    let admin = AdminSettings { token: p.secret("admin.token", raw.admin.token) };
+    let admin = AdminSettings {
+        token: p.secret("admin.token", raw.admin.token),
+    };
 
     let l = raw.limits;
     p.unknown("limits", &l.unknown);
@@ -253,7 +309,11 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         p.add("limits.render_timeout", "must be positive");
     }
     let limits = LimitSettings {
-        max_concurrent_renders: if renders == 0 { cores() } else { p.in_range("limits.max_concurrent_renders", renders, 1, 1024) },
+        max_concurrent_renders: if renders == 0 {
+            cores()
+        } else {
+            p.in_range("limits.max_concurrent_renders", renders, 1, 1024)
+        },
         render_queue: p.take("limits.render_queue", l.render_queue),
         render_timeout,
         per_ip_per_second: p.take("limits.per_ip_per_second", l.per_ip_per_second),
@@ -269,7 +329,9 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     };
 
     p.unknown("webhook", &raw.webhook.unknown);
-    let webhook = WebhookSettings { secret: p.secret("webhook.secret", raw.webhook.secret) };
+    let webhook = WebhookSettings {
+        secret: p.secret("webhook.secret", raw.webhook.secret),
+    };
 
     p.unknown("metrics", &raw.metrics.unknown);
     let metrics = MetricsSettings {
@@ -286,13 +348,19 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     p.unknown("log", &raw.log.unknown);
     let level = p.take("log.level", raw.log.level);
     if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
-        p.add("log.level", format!("{level:?} is not a level or filter such as \"info\""));
+        p.add(
+            "log.level",
+            format!("{level:?} is not a level or filter such as \"info\""),
+        );
     }
     let format = match p.take("log.format", raw.log.format).as_str() {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
         other => {
-            p.add("log.format", format!("must be \"text\" or \"json\", not {other:?}"));
+            p.add(
+                "log.format",
+                format!("must be \"text\" or \"json\", not {other:?}"),
+            );
             LogFormat::Text
         }
     };
@@ -301,5 +369,18 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     if !p.0.is_empty() {
         return Err(p.0);
     }
-    Ok(Settings { server, source, cache, images, http, admin, limits, security, webhook, metrics, ui, log })
+    Ok(Settings {
+        server,
+        source,
+        cache,
+        images,
+        http,
+        admin,
+        limits,
+        security,
+        webhook,
+        metrics,
+        ui,
+        log,
+    })
 }

@@ -3,9 +3,14 @@
 /// Whether `If-None-Match` (a list of entity tags, or `*`) matches `etag`, using the weak
 /// comparison RFC 9110 prescribes for this header.
 pub fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
-    let Some(header) = if_none_match else { return false };
+    let Some(header) = if_none_match else {
+        return false;
+    };
     let etag = etag.trim_start_matches("W/");
-    header.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
 }
 
 #[cfg(test)]

@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cache::{CacheStatus, Variant, VariantCache};
+use crate::cache::{CacheStatus, Origin, Variant, VariantCache};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
 use crate::limits::RenderPool;
 use crate::pipeline::{self, ImageFormat, PipelineSettings, RenderSpec, SourceInfo};
-use crate::request::{apply_path_params, is_path_param, parse_query, Accepted, RawParams, Transform, VariantKey};
+use crate::request::{
+    apply_path_params, is_path_param, parse_query, Accepted, RawParams, Transform, VariantKey,
+};
 use crate::source::{self, decode_url_segments, Entry, FileRef, RelPath, SourceError, SourceTree};
 
 pub use conditional::etag_matches;
@@ -69,7 +71,12 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    pub fn new(settings: Arc<Settings>, source: Arc<dyn SourceTree>, cache: Arc<VariantCache>, pool: Arc<RenderPool>) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        source: Arc<dyn SourceTree>,
+        cache: Arc<VariantCache>,
+        pool: Arc<RenderPool>,
+    ) -> Self {
         Self {
             pipeline: settings.images.pipeline_settings(),
             settings,
@@ -99,10 +106,18 @@ impl Delivery {
         let mut params = parse_query(query.raw_query, images.max_width, images.max_height)?;
         let (file, status) = match source::resolve(self.source.as_ref(), &segments, is_path_param) {
             Ok(found) => {
-                apply_path_params(&mut params, &found.params, images.max_width, images.max_height)?;
+                apply_path_params(
+                    &mut params,
+                    &found.params,
+                    images.max_width,
+                    images.max_height,
+                )?;
                 (found.file, 200)
             }
-            Err(SourceError::NotFound) => (self.fallback()?.ok_or_else(AppError::not_found)?, images.fallback_status),
+            Err(SourceError::NotFound) => (
+                self.fallback()?.ok_or_else(AppError::not_found)?,
+                images.fallback_status,
+            ),
             Err(e) => return Err(e.into()),
         };
         if params.is_empty() {
@@ -127,7 +142,9 @@ impl Delivery {
     }
 
     fn fallback(&self) -> Result<Option<FileRef>, AppError> {
-        let Some(path) = &self.settings.images.fallback else { return Ok(None) };
+        let Some(path) = &self.settings.images.fallback else {
+            return Ok(None);
+        };
         let path = RelPath::parse(path)?;
         match self.source.lookup(&path) {
             Ok(Some(Entry::File(file))) => Ok(Some(file)),
@@ -139,12 +156,22 @@ impl Delivery {
         }
     }
 
-    async fn original(&self, file: FileRef, status: u16, if_none_match: Option<&str>) -> Result<ImageReply, AppError> {
+    async fn original(
+        &self,
+        file: FileRef,
+        status: u16,
+        if_none_match: Option<&str>,
+    ) -> Result<ImageReply, AppError> {
         let key = VariantKey::for_original(&file.content_id);
         let etag = key.etag();
         let format = self.format_of(&file).await?;
         if etag_matches(if_none_match, &etag) && status == 200 {
-            return Ok(ImageReply::not_modified(format.mime(), etag, false, "bypass"));
+            return Ok(ImageReply::not_modified(
+                format.mime(),
+                etag,
+                false,
+                "bypass",
+            ));
         }
         let (bytes, info) = self.read_and_probe(file).await?;
         Ok(ImageReply {
@@ -158,18 +185,36 @@ impl Delivery {
         })
     }
 
-    async fn variant(&self, file: FileRef, status: u16, params: RawParams, query: ImageQuery<'_>) -> Result<ImageReply, AppError> {
+    async fn variant(
+        &self,
+        file: FileRef,
+        status: u16,
+        params: RawParams,
+        query: ImageQuery<'_>,
+    ) -> Result<ImageReply, AppError> {
         let images = &self.settings.images;
         let transform = Transform::from_params(params, images)?;
         let source_format = self.format_of(&file).await?;
-        let spec = transform.render_spec(source_format, Accepted::from_header(query.accept), images.default_quality);
+        let spec = transform.render_spec(
+            source_format,
+            Accepted::from_header(query.accept),
+            images.default_quality,
+        );
         let key = VariantKey::for_render(&file.content_id, &spec);
         let etag = key.etag();
         let vary_accept = transform.negotiates();
         if etag_matches(query.if_none_match, &etag) && status == 200 {
-            return Ok(ImageReply::not_modified(spec.format.mime(), etag, vary_accept, "hit-memory"));
+            return Ok(ImageReply::not_modified(
+                spec.format.mime(),
+                etag,
+                vary_accept,
+                "hit-memory",
+            ));
         }
-        let lookup = self.cache.get_or_render(&key, || self.render(file, spec, etag.clone())).await?;
+        let lookup = self
+            .cache
+            .get_or_render(&key, || self.render(file, spec, etag.clone()))
+            .await?;
         Ok(ImageReply {
             status,
             body: Some(lookup.variant.bytes.clone()),
@@ -177,12 +222,23 @@ impl Delivery {
             etag: lookup.variant.etag.clone(),
             vary_accept,
             cache: lookup.status.header_value(),
-            render_time: lookup.render_time.filter(|_| lookup.status == CacheStatus::Miss),
+            render_time: lookup
+                .render_time
+                .filter(|_| lookup.status == CacheStatus::Miss),
         })
     }
 
     /// Reads the source and renders it on the pool.
-    async fn render(&self, file: FileRef, spec: RenderSpec, etag: String) -> Result<Variant, AppError> {
+    async fn render(
+        &self,
+        file: FileRef,
+        spec: RenderSpec,
+        etag: String,
+    ) -> Result<Variant, AppError> {
+        let origin = Origin {
+            path: file.path.clone(),
+            content_id: file.content_id.clone(),
+        };
         let source = self.source.clone();
         let settings = self.pipeline.clone();
         let rendered = self
@@ -192,7 +248,12 @@ impl Delivery {
                 Ok(pipeline::render(&bytes, &spec, &settings)?)
             })
             .await??;
-        Ok(Variant { content_type: rendered.format.mime().to_string(), bytes: Bytes::from(rendered.bytes), etag })
+        Ok(Variant {
+            content_type: rendered.format.mime().to_string(),
+            bytes: Bytes::from(rendered.bytes),
+            etag,
+            origin,
+        })
     }
 
     /// The source's format by its magic bytes, remembered per content identity.
@@ -222,13 +283,29 @@ impl Delivery {
 }
 
 impl ImageReply {
-    fn not_modified(content_type: &str, etag: String, vary_accept: bool, cache: &'static str) -> Self {
-        Self { status: 304, body: None, content_type: content_type.to_string(), etag, vary_accept, cache, render_time: None }
+    fn not_modified(
+        content_type: &str,
+        etag: String,
+        vary_accept: bool,
+        cache: &'static str,
+    ) -> Self {
+        Self {
+            status: 304,
+            body: None,
+            content_type: content_type.to_string(),
+            etag,
+            vary_accept,
+            cache,
+            render_time: None,
+        }
     }
 }
 
 fn unsupported() -> AppError {
-    AppError::new(ErrorCode::UnsupportedSource, "the source is not a supported image")
+    AppError::new(
+        ErrorCode::UnsupportedSource,
+        "the source is not a supported image",
+    )
 }
 
 /// Runs blocking I/O off the async workers.
@@ -239,6 +316,8 @@ where
 {
     match tokio::task::spawn_blocking(job).await {
         Ok(result) => result.map_err(Into::into),
-        Err(e) => Err(AppError::internal(anyhow::anyhow!("blocking task failed: {e}"))),
+        Err(e) => Err(AppError::internal(anyhow::anyhow!(
+            "blocking task failed: {e}"
+        ))),
     }
 }

@@ -55,8 +55,11 @@ impl RenderPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let permit: OwnedSemaphorePermit =
-            self.admission.clone().try_acquire_owned().map_err(|_| RenderPoolError::Overloaded)?;
+        let permit: OwnedSemaphorePermit = self
+            .admission
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| RenderPoolError::Overloaded)?;
         let (tx, rx) = oneshot::channel();
         let in_flight = self.in_flight.clone();
         in_flight.fetch_add(1, Ordering::Relaxed);
@@ -95,7 +98,11 @@ mod tests {
         assert_eq!(pool.run(|| 2 + 2).await.unwrap(), 4);
         let err = pool.run(|| -> u32 { panic!("boom") }).await.unwrap_err();
         assert!(matches!(err, RenderPoolError::Panicked(m) if m == "boom"));
-        assert_eq!(pool.run(|| 1).await.unwrap(), 1, "the worker survives a panic");
+        assert_eq!(
+            pool.run(|| 1).await.unwrap(),
+            1,
+            "the worker survives a panic"
+        );
     }
 
     #[tokio::test]
@@ -107,9 +114,18 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let second = tokio::spawn(async move { b.run(slow(10)).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(matches!(pool.run(slow(1)).await, Err(RenderPoolError::Overloaded)));
-        assert!(matches!(first.await.unwrap(), Err(RenderPoolError::Timeout(_))));
+        assert!(matches!(
+            pool.run(slow(1)).await,
+            Err(RenderPoolError::Overloaded)
+        ));
+        assert!(matches!(
+            first.await.unwrap(),
+            Err(RenderPoolError::Timeout(_))
+        ));
         // The second waited behind the first one past its own deadline.
-        assert!(matches!(second.await.unwrap(), Err(RenderPoolError::Timeout(_))));
+        assert!(matches!(
+            second.await.unwrap(),
+            Err(RenderPoolError::Timeout(_))
+        ));
     }
 }

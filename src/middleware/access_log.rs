@@ -17,14 +17,27 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let res = next.call(req).await?;
-    let id = res.request().extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let id = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     let bytes = match res.response().body().size() {
         BodySize::Sized(n) => n,
         _ => 0,
     };
-    let cache = res.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+    let cache = res
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
     tracing::info!(
         target: "access",
         method,

@@ -14,7 +14,11 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestId(pub String);
 
 fn acceptable(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
 }
 
 fn generate() -> String {

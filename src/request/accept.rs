@@ -16,7 +16,9 @@ impl Accepted {
             let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
             let refused = parts.any(|p| {
                 let p = p.trim();
-                p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
             });
             if refused {
                 continue;
@@ -38,11 +40,29 @@ mod tests {
     #[test]
     fn explicit_types_only() {
         let chrome = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
-        assert_eq!(Accepted::from_header(Some(chrome)), Accepted { avif: true, webp: true });
-        assert_eq!(Accepted::from_header(Some("image/webp,*/*")), Accepted { avif: false, webp: true });
+        assert_eq!(
+            Accepted::from_header(Some(chrome)),
+            Accepted {
+                avif: true,
+                webp: true
+            }
+        );
+        assert_eq!(
+            Accepted::from_header(Some("image/webp,*/*")),
+            Accepted {
+                avif: false,
+                webp: true
+            }
+        );
         assert_eq!(Accepted::from_header(Some("*/*")), Accepted::default());
         assert_eq!(Accepted::from_header(Some("image/*")), Accepted::default());
-        assert_eq!(Accepted::from_header(Some("image/avif;q=0, image/webp")), Accepted { avif: false, webp: true });
+        assert_eq!(
+            Accepted::from_header(Some("image/avif;q=0, image/webp")),
+            Accepted {
+                avif: false,
+                webp: true
+            }
+        );
         assert_eq!(Accepted::from_header(None), Accepted::default());
     }
 }

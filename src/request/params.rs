@@ -40,7 +40,10 @@ pub struct RawParams {
 impl RawParams {
     /// True when nothing at all was asked (the original is served untouched).
     pub fn is_empty(&self) -> bool {
-        RawParams { signature: None, ..self.clone() } == RawParams::default()
+        RawParams {
+            signature: None,
+            ..self.clone()
+        } == RawParams::default()
     }
 
     /// Fills every field unset in `self` from `other` (a preset's values under explicit ones).
@@ -64,7 +67,9 @@ impl RawParams {
 
 fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), RequestError> {
     if slot.is_some() {
-        return Err(RequestError::Invalid(format!("{name} is given more than once")));
+        return Err(RequestError::Invalid(format!(
+            "{name} is given more than once"
+        )));
     }
     *slot = Some(value);
     Ok(())
@@ -105,15 +110,25 @@ fn format_choice(value: &str) -> Result<FormatChoice, RequestError> {
     match value {
         "auto" => Ok(FormatChoice::Auto),
         "original" => Ok(FormatChoice::Original),
-        other => other.parse::<ImageFormat>().map(FormatChoice::Exact).map_err(|_| {
-            RequestError::Invalid("fmt must be one of jpeg, jpg, png, webp, avif, gif, auto, original".into())
-        }),
+        other => other
+            .parse::<ImageFormat>()
+            .map(FormatChoice::Exact)
+            .map_err(|_| {
+                RequestError::Invalid(
+                    "fmt must be one of jpeg, jpg, png, webp, avif, gif, auto, original".into(),
+                )
+            }),
     }
 }
 
 /// A parameter name safe to repeat in an error message.
 fn shown_name(name: &str) -> String {
-    if !name.is_empty() && name.len() <= 24 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !name.is_empty()
+        && name.len() <= 24
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         format!("unknown parameter '{name}'")
     } else {
         "unknown parameter".to_string()
@@ -121,10 +136,16 @@ fn shown_name(name: &str) -> String {
 }
 
 /// Parses a raw (still percent-encoded) query string.
-pub fn parse_query(query: &str, max_width: u32, max_height: u32) -> Result<RawParams, RequestError> {
+pub fn parse_query(
+    query: &str,
+    max_width: u32,
+    max_height: u32,
+) -> Result<RawParams, RequestError> {
     let mut params = RawParams::default();
     if form_urlencoded::parse(query.as_bytes()).count() > MAX_QUERY_PARAMS {
-        return Err(RequestError::Invalid(format!("at most {MAX_QUERY_PARAMS} query parameters are allowed")));
+        return Err(RequestError::Invalid(format!(
+            "at most {MAX_QUERY_PARAMS} query parameters are allowed"
+        )));
     }
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let v = value.as_ref();
@@ -220,7 +241,9 @@ pub fn apply_path_params(
                 }
             }
             Some(PathParam::Quality(q)) => set_once(&mut params.quality, "q", quality(q)?)?,
-            Some(PathParam::Format(f)) => set_once(&mut params.format, "fmt", FormatChoice::Exact(f))?,
+            Some(PathParam::Format(f)) => {
+                set_once(&mut params.format, "fmt", FormatChoice::Exact(f))?
+            }
             None => return Err(RequestError::Invalid("unknown path parameter".into())),
         }
     }
@@ -244,7 +267,8 @@ mod tests {
 
     #[test]
     fn query_values_are_checked() {
-        let p = q("w=400&h=300&fit=contain&g=north&fmt=jpg&q=90&dpr=2&bg=000&enlarge=1&anim=0").unwrap();
+        let p = q("w=400&h=300&fit=contain&g=north&fmt=jpg&q=90&dpr=2&bg=000&enlarge=1&anim=0")
+            .unwrap();
         assert_eq!(p.width, Some(400));
         assert_eq!(p.format, Some(FormatChoice::Exact(ImageFormat::Jpeg)));
         assert_eq!(p.background, Some(Rgb { r: 0, g: 0, b: 0 }));
@@ -271,8 +295,17 @@ mod tests {
     #[test]
     fn path_grammar() {
         let mut p = RawParams::default();
-        apply_path_params(&mut p, &["800x600".into(), "webp".into(), "q90".into()], 4096, 4096).unwrap();
-        assert_eq!((p.width, p.height, p.quality), (Some(800), Some(600), Some(90)));
+        apply_path_params(
+            &mut p,
+            &["800x600".into(), "webp".into(), "q90".into()],
+            4096,
+            4096,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.width, p.height, p.quality),
+            (Some(800), Some(600), Some(90))
+        );
         assert_eq!(p.format, Some(FormatChoice::Exact(ImageFormat::Webp)));
         let mut p = RawParams::default();
         apply_path_params(&mut p, &["400".into()], 4096, 4096).unwrap();

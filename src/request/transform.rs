@@ -27,10 +27,16 @@ pub struct Transform {
 
 impl Transform {
     /// Applies presets, defaults, `dpr` and the size ceiling.
-    pub fn from_params(params: RawParams, images: &ImageSettings) -> Result<Transform, RequestError> {
+    pub fn from_params(
+        params: RawParams,
+        images: &ImageSettings,
+    ) -> Result<Transform, RequestError> {
         let params = match &params.preset {
             Some(name) => {
-                let query = images.presets.get(name).ok_or_else(|| RequestError::Invalid("unknown preset".into()))?;
+                let query = images
+                    .presets
+                    .get(name)
+                    .ok_or_else(|| RequestError::Invalid("unknown preset".into()))?;
                 let preset = parse_query(query, images.max_width, images.max_height)
                     .map_err(|_| RequestError::Invalid("preset is misconfigured".into()))?;
                 params.or(preset)
@@ -57,9 +63,17 @@ impl Transform {
             height = height.map(shrink);
         }
         let both = width.is_some() && height.is_some();
-        let fit = if both { params.fit.unwrap_or_default() } else { Fit::default() };
+        let fit = if both {
+            params.fit.unwrap_or_default()
+        } else {
+            Fit::default()
+        };
         // Gravity only matters when something is cropped or placed.
-        let gravity = if matches!(fit, Fit::Cover | Fit::Contain) && both { params.gravity.unwrap_or_default() } else { Gravity::default() };
+        let gravity = if matches!(fit, Fit::Cover | Fit::Contain) && both {
+            params.gravity.unwrap_or_default()
+        } else {
+            Gravity::default()
+        };
         Ok(Transform {
             width,
             height,
@@ -79,7 +93,12 @@ impl Transform {
     }
 
     /// The exact render, once the source's format and the client's `Accept` are known.
-    pub fn render_spec(&self, source: ImageFormat, accepted: Accepted, default_quality: u8) -> RenderSpec {
+    pub fn render_spec(
+        &self,
+        source: ImageFormat,
+        accepted: Accepted,
+        default_quality: u8,
+    ) -> RenderSpec {
         let format = match self.format {
             FormatChoice::Exact(f) => f,
             FormatChoice::Original => source,
@@ -96,9 +115,17 @@ impl Transform {
             gravity: self.gravity,
             enlarge: self.enlarge,
             // The background shows only in letterboxes and when alpha is flattened for JPEG.
-            background: if letterboxed || !format.supports_alpha() { self.background } else { Rgb::default() },
+            background: if letterboxed || !format.supports_alpha() {
+                self.background
+            } else {
+                Rgb::default()
+            },
             format,
-            quality: if lossless { default_quality } else { self.quality },
+            quality: if lossless {
+                default_quality
+            } else {
+                self.quality
+            },
             // Only GIF and WebP outputs can carry frames.
             animate: self.animate && matches!(format, ImageFormat::Gif | ImageFormat::Webp),
         }
@@ -140,7 +167,12 @@ mod tests {
 
     fn images() -> ImageSettings {
         let dir = std::env::temp_dir();
-        Settings::load(&LoadOptions::with_overrides([("source.dir", dir.to_str().unwrap())])).unwrap().images
+        Settings::load(&LoadOptions::with_overrides([(
+            "source.dir",
+            dir.to_str().unwrap(),
+        )]))
+        .unwrap()
+        .images
     }
 
     fn key(query: &str, path: &[&str], source: ImageFormat) -> String {
@@ -156,14 +188,26 @@ mod tests {
     fn spellings_share_one_key() {
         let j = ImageFormat::Jpeg;
         assert_eq!(key("w=400", &[], j), key("", &["400"], j));
-        assert_eq!(key("w=800&h=600&fmt=webp&q=90", &[], j), key("", &["800x600", "webp", "q90"], j));
+        assert_eq!(
+            key("w=800&h=600&fmt=webp&q=90", &[], j),
+            key("", &["800x600", "webp", "q90"], j)
+        );
         assert_eq!(key("fmt=jpg&w=10", &[], j), key("w=10&fmt=jpeg", &[], j));
         assert_eq!(key("w=400", &[], j), key("w=200&dpr=2", &[], j));
         assert_eq!(key("w=400&q=80", &[], j), key("w=400", &[], j));
-        assert_eq!(key("w=400&fmt=original", &[], j), key("w=400&fmt=jpeg", &[], j));
+        assert_eq!(
+            key("w=400&fmt=original", &[], j),
+            key("w=400&fmt=jpeg", &[], j)
+        );
         assert_eq!(key("w=400&fit=fill&g=north", &[], j), key("w=400", &[], j));
-        assert_eq!(key("w=400&fmt=png&q=10", &[], j), key("w=400&fmt=png", &[], j));
-        assert_ne!(key("w=400&h=300&fit=contain", &[], j), key("w=400&h=300", &[], j));
+        assert_eq!(
+            key("w=400&fmt=png&q=10", &[], j),
+            key("w=400&fmt=png", &[], j)
+        );
+        assert_ne!(
+            key("w=400&h=300&fit=contain", &[], j),
+            key("w=400&h=300", &[], j)
+        );
     }
 
     #[test]
@@ -177,13 +221,34 @@ mod tests {
     #[test]
     fn auto_prefers_avif_then_webp_then_family() {
         let images = images();
-        let t = Transform::from_params(parse_query("fmt=auto&w=10", 4096, 4096).unwrap(), &images).unwrap();
-        let both = Accepted { avif: true, webp: true };
-        assert_eq!(t.render_spec(ImageFormat::Jpeg, both, 80).format, ImageFormat::Avif);
-        let webp = Accepted { avif: false, webp: true };
-        assert_eq!(t.render_spec(ImageFormat::Jpeg, webp, 80).format, ImageFormat::Webp);
-        assert_eq!(t.render_spec(ImageFormat::Png, Accepted::default(), 80).format, ImageFormat::Png);
-        assert_eq!(t.render_spec(ImageFormat::Webp, Accepted::default(), 80).format, ImageFormat::Jpeg);
+        let t = Transform::from_params(parse_query("fmt=auto&w=10", 4096, 4096).unwrap(), &images)
+            .unwrap();
+        let both = Accepted {
+            avif: true,
+            webp: true,
+        };
+        assert_eq!(
+            t.render_spec(ImageFormat::Jpeg, both, 80).format,
+            ImageFormat::Avif
+        );
+        let webp = Accepted {
+            avif: false,
+            webp: true,
+        };
+        assert_eq!(
+            t.render_spec(ImageFormat::Jpeg, webp, 80).format,
+            ImageFormat::Webp
+        );
+        assert_eq!(
+            t.render_spec(ImageFormat::Png, Accepted::default(), 80)
+                .format,
+            ImageFormat::Png
+        );
+        assert_eq!(
+            t.render_spec(ImageFormat::Webp, Accepted::default(), 80)
+                .format,
+            ImageFormat::Jpeg
+        );
         assert!(t.negotiates());
     }
 }

@@ -8,16 +8,27 @@ use serde_json::json;
 use crate::state::AppState;
 
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({"status": "ok"}))
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({"status": "ok"}))
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let delivery = state.delivery.clone();
     let cache_dir = state.settings.cache.dir.clone();
-    let (source, cache) = web::block(move || (delivery.source().is_readable(), crate::cache::dir_is_writable(&cache_dir)))
-        .await
-        .unwrap_or((false, false));
+    let (source, cache) = web::block(move || {
+        (
+            delivery.source().is_readable(),
+            crate::cache::dir_is_writable(&cache_dir),
+        )
+    })
+    .await
+    .unwrap_or((false, false));
     let body = json!({"ready": source, "source_readable": source, "cache_writable": cache});
-    let mut res = if source { HttpResponse::Ok() } else { HttpResponse::ServiceUnavailable() };
+    let mut res = if source {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
     res.insert_header(("Cache-Control", "no-store")).json(body)
 }

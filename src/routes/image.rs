@@ -44,7 +44,10 @@ fn respond(reply: ImageReply, cache_control: &str) -> HttpResponse {
         res.insert_header(("X-Cache", reply.cache));
     }
     if let Some(t) = reply.render_time {
-        res.insert_header(("Server-Timing", format!("render;dur={:.1}", t.as_secs_f64() * 1000.0)));
+        res.insert_header((
+            "Server-Timing",
+            format!("render;dur={:.1}", t.as_secs_f64() * 1000.0),
+        ));
     }
     match reply.body {
         Some(body) => res.content_type(reply.content_type).body(body),

@@ -10,5 +10,7 @@ pub const PREFIX: &str = "/info/";
 pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let raw_path = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
     let info = state.delivery.info(raw_path).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-cache")).json(info))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-cache"))
+        .json(info))
 }

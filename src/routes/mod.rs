@@ -16,5 +16,8 @@ pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
 
 /// For any path no route serves.
 pub async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::new(crate::error::ErrorCode::NotFound, "no such endpoint"))
+    Err(AppError::new(
+        crate::error::ErrorCode::NotFound,
+        "no such endpoint",
+    ))
 }

@@ -11,7 +11,10 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use super::{check_component, Entry, FileHandle, FileRef, ListEntry, ListKind, RelPath, SourceError, SourceTree};
+use super::{
+    check_component, Entry, FileHandle, FileRef, ListEntry, ListKind, RelPath, SourceError,
+    SourceTree,
+};
 
 /// Symlink hops allowed while resolving one path (loops end here).
 const MAX_LINK_HOPS: usize = 16;
@@ -24,7 +27,9 @@ pub struct DirTree {
 
 impl DirTree {
     pub fn open(root: &Path) -> anyhow::Result<Self> {
-        let root = root.canonicalize().with_context(|| format!("cannot open source folder {}", root.display()))?;
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot open source folder {}", root.display()))?;
         anyhow::ensure!(root.is_dir(), "source {} is not a folder", root.display());
         Ok(Self { root })
     }
@@ -48,7 +53,11 @@ impl DirTree {
             meta = match fs::symlink_metadata(&real) {
                 Ok(m) => m,
                 Err(e) if is_absent(&e) => return Ok(None),
-                Err(e) => return Err(anyhow::Error::new(e).context("cannot stat a source path").into()),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context("cannot stat a source path")
+                        .into())
+                }
             };
             if meta.file_type().is_symlink() {
                 hops += 1;
@@ -57,7 +66,9 @@ impl DirTree {
                 }
                 let target = fs::read_link(&real).map_err(|_| SourceError::Refused)?;
                 let Some(resolved) = self.link_target(&done, &target) else {
-                    tracing::debug!("refused a symlink leaving the source root or naming a hidden file");
+                    tracing::debug!(
+                        "refused a symlink leaving the source root or naming a hidden file"
+                    );
                     return Err(SourceError::Refused);
                 };
                 for c in resolved.into_iter().rev() {
@@ -79,7 +90,9 @@ impl DirTree {
         match fs::File::open(real) {
             Ok(f) => Ok(f),
             Err(e) if is_absent(&e) => Err(SourceError::NotFound),
-            Err(e) => Err(anyhow::Error::new(e).context("cannot open a source file").into()),
+            Err(e) => Err(anyhow::Error::new(e)
+                .context("cannot open a source file")
+                .into()),
         }
     }
 
@@ -124,7 +137,10 @@ fn normalize(mut base: Vec<String>, rel: &Path) -> Option<Vec<String>> {
 }
 
 fn is_absent(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) || e.raw_os_error() == Some(20)
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    ) || e.raw_os_error() == Some(20)
 }
 
 /// Device, inode, size and nanosecond timestamps: any write or replacement changes it.
@@ -133,7 +149,12 @@ fn content_id(meta: &fs::Metadata) -> String {
     for n in [meta.dev(), meta.ino(), meta.size()] {
         h.update(n.to_le_bytes());
     }
-    for n in [meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()] {
+    for n in [
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    ] {
         h.update(n.to_le_bytes());
     }
     hex::encode(&h.finalize()[..16])
@@ -141,7 +162,9 @@ fn content_id(meta: &fs::Metadata) -> String {
 
 impl SourceTree for DirTree {
     fn lookup(&self, path: &RelPath) -> Result<Option<Entry>, SourceError> {
-        let Some((real, meta)) = self.walk(path)? else { return Ok(None) };
+        let Some((real, meta)) = self.walk(path)? else {
+            return Ok(None);
+        };
         if meta.is_dir() {
             return Ok(Some(Entry::Dir));
         }
@@ -158,7 +181,10 @@ impl SourceTree for DirTree {
 
     fn read_prefix(&self, file: &FileRef, len: usize) -> Result<Vec<u8>, SourceError> {
         let mut bytes = Vec::with_capacity(len);
-        self.open_file(file)?.take(len as u64).read_to_end(&mut bytes).context("cannot read a source file")?;
+        self.open_file(file)?
+            .take(len as u64)
+            .read_to_end(&mut bytes)
+            .context("cannot read a source file")?;
         Ok(bytes)
     }
 
@@ -175,24 +201,36 @@ impl SourceTree for DirTree {
     }
 
     fn list(&self, dir: &RelPath) -> Result<Vec<ListEntry>, SourceError> {
-        let Some((real, meta)) = self.walk(dir)? else { return Err(SourceError::NotFound) };
+        let Some((real, meta)) = self.walk(dir)? else {
+            return Err(SourceError::NotFound);
+        };
         if !meta.is_dir() {
             return Err(SourceError::NotFound);
         }
         let mut entries = Vec::new();
         for item in fs::read_dir(&real).context("cannot list a source folder")? {
             let item = item.context("cannot list a source folder")?;
-            let Some(name) = item.file_name().to_str().map(String::from) else { continue };
+            let Some(name) = item.file_name().to_str().map(String::from) else {
+                continue;
+            };
             let Ok(path) = dir.join(&name) else { continue };
             let entry = match self.lookup(&path) {
                 Err(SourceError::Refused) => continue,
                 other => other?,
             };
             match entry {
-                Some(Entry::Dir) => entries.push(ListEntry { name, path: path.to_string(), kind: ListKind::Dir, bytes: None }),
-                Some(Entry::File(f)) => {
-                    entries.push(ListEntry { name, path: path.to_string(), kind: ListKind::File, bytes: Some(f.size) })
-                }
+                Some(Entry::Dir) => entries.push(ListEntry {
+                    name,
+                    path: path.to_string(),
+                    kind: ListKind::Dir,
+                    bytes: None,
+                }),
+                Some(Entry::File(f)) => entries.push(ListEntry {
+                    name,
+                    path: path.to_string(),
+                    kind: ListKind::File,
+                    bytes: Some(f.size),
+                }),
                 None => {}
             }
         }
@@ -220,21 +258,39 @@ mod tests {
         fs::write(root.path().join("cats/a.jpg"), b"a").unwrap();
         symlink("a.jpg", root.path().join("cats/inside.jpg")).unwrap();
         symlink("../a.jpg", root.path().join("cats/sub/up.jpg")).unwrap();
-        symlink(outside.path().join("secret.jpg"), root.path().join("abs-out.jpg")).unwrap();
-        symlink("../../../../../../../../etc/passwd", root.path().join("rel-out.jpg")).unwrap();
+        symlink(
+            outside.path().join("secret.jpg"),
+            root.path().join("abs-out.jpg"),
+        )
+        .unwrap();
+        symlink(
+            "../../../../../../../../etc/passwd",
+            root.path().join("rel-out.jpg"),
+        )
+        .unwrap();
         symlink(".git/config", root.path().join("to-git.jpg")).unwrap();
         symlink("loop.jpg", root.path().join("loop.jpg")).unwrap();
-        symlink(root.path().join("cats/a.jpg"), root.path().join("abs-in.jpg")).unwrap();
+        symlink(
+            root.path().join("cats/a.jpg"),
+            root.path().join("abs-in.jpg"),
+        )
+        .unwrap();
         let t = DirTree::open(root.path()).unwrap();
         (root, outside, t)
     }
 
     fn is_file(t: &DirTree, p: &str) -> bool {
-        matches!(t.lookup(&RelPath::parse(p).unwrap()), Ok(Some(Entry::File(_))))
+        matches!(
+            t.lookup(&RelPath::parse(p).unwrap()),
+            Ok(Some(Entry::File(_)))
+        )
     }
 
     fn is_refused(t: &DirTree, p: &str) -> bool {
-        matches!(t.lookup(&RelPath::parse(p).unwrap()), Err(SourceError::Refused))
+        matches!(
+            t.lookup(&RelPath::parse(p).unwrap()),
+            Err(SourceError::Refused)
+        )
     }
 
     #[test]
@@ -249,7 +305,10 @@ mod tests {
         assert!(is_refused(&t, "to-git.jpg"));
         assert!(is_refused(&t, "loop.jpg"));
         assert!(!is_file(&t, "cats/a.jpg.missing"));
-        assert!(t.lookup(&RelPath::parse("cats/a.jpg/x").unwrap()).unwrap().is_none());
+        assert!(t
+            .lookup(&RelPath::parse("cats/a.jpg/x").unwrap())
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -268,14 +327,21 @@ mod tests {
     #[test]
     fn listing_hides_dotfiles_and_escaping_links() {
         let (_r, _o, t) = tree();
-        let names: Vec<String> = t.list(&RelPath::root()).unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = t
+            .list(&RelPath::root())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, vec!["abs-in.jpg", "cats"]);
     }
 
     #[test]
     fn reads_are_bounded() {
         let (_r, _o, t) = tree();
-        let Some(Entry::File(f)) = t.lookup(&RelPath::parse("cats/a.jpg").unwrap()).unwrap() else { panic!() };
+        let Some(Entry::File(f)) = t.lookup(&RelPath::parse("cats/a.jpg").unwrap()).unwrap() else {
+            panic!()
+        };
         assert_eq!(t.read(&f, 10).unwrap(), b"a");
         assert!(matches!(t.read(&f, 0), Err(SourceError::TooLarge { .. })));
     }

@@ -36,13 +36,19 @@ pub fn check_component(component: &str) -> Result<(), PathError> {
     if component.len() > MAX_COMPONENT_BYTES {
         return Err(PathError::Malformed("path segment too long"));
     }
-    if component.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
+    if component
+        .chars()
+        .any(|c| c == '/' || c == '\\' || c.is_control())
+    {
         return Err(PathError::Malformed("forbidden character in path"));
     }
     // A '%' left after the one decoding step means the client encoded twice; refuse the forms
     // that would become dots, separators or NUL if some later layer decoded again.
     let lower = component.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c", "%00"].iter().any(|p| lower.contains(p)) {
+    if ["%2e", "%2f", "%5c", "%00"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
         return Err(PathError::Malformed("encoded separator in path"));
     }
     if component.starts_with('.') {
@@ -90,7 +96,9 @@ impl RelPath {
         Self::from_components(text.split('/'))
     }
 
-    pub fn from_components<'a>(components: impl IntoIterator<Item = &'a str>) -> Result<Self, PathError> {
+    pub fn from_components<'a>(
+        components: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, PathError> {
         let mut path = Self::root();
         for component in components {
             path = path.join(component)?;
@@ -103,7 +111,11 @@ impl RelPath {
         if self.components().count() >= MAX_DEPTH {
             return Err(PathError::Malformed("path too deep"));
         }
-        Ok(if self.0.is_empty() { RelPath(component.to_string()) } else { RelPath(format!("{}/{}", self.0, component)) })
+        Ok(if self.0.is_empty() {
+            RelPath(component.to_string())
+        } else {
+            RelPath(format!("{}/{}", self.0, component))
+        })
     }
 
     pub fn is_root(&self) -> bool {
@@ -150,25 +162,51 @@ mod tests {
 
     #[test]
     fn legal_names_pass() {
-        for name in ["a.jpg", "with space.jpg", "ünïcødé.png", "hash#.jpg", "semi;colon.jpg", "a..b.jpg", "100%.jpg"] {
+        for name in [
+            "a.jpg",
+            "with space.jpg",
+            "ünïcødé.png",
+            "hash#.jpg",
+            "semi;colon.jpg",
+            "a..b.jpg",
+            "100%.jpg",
+        ] {
             assert_eq!(check_component(name), Ok(()), "{name}");
         }
     }
 
     #[test]
     fn escapes_and_hidden_are_refused() {
-        assert_eq!(check_component(".."), Err(PathError::Malformed("dot segment")));
+        assert_eq!(
+            check_component(".."),
+            Err(PathError::Malformed("dot segment"))
+        );
         assert_eq!(check_component(".git"), Err(PathError::Hidden));
         assert_eq!(check_component(".env"), Err(PathError::Hidden));
-        assert!(matches!(check_component("a\\b"), Err(PathError::Malformed(_))));
-        assert!(matches!(check_component("a\0b"), Err(PathError::Malformed(_))));
-        assert!(matches!(check_component("%2e%2e"), Err(PathError::Malformed(_))));
-        assert!(matches!(check_component("a%2Fb"), Err(PathError::Malformed(_))));
+        assert!(matches!(
+            check_component("a\\b"),
+            Err(PathError::Malformed(_))
+        ));
+        assert!(matches!(
+            check_component("a\0b"),
+            Err(PathError::Malformed(_))
+        ));
+        assert!(matches!(
+            check_component("%2e%2e"),
+            Err(PathError::Malformed(_))
+        ));
+        assert!(matches!(
+            check_component("a%2Fb"),
+            Err(PathError::Malformed(_))
+        ));
     }
 
     #[test]
     fn url_segments_are_decoded_once() {
-        assert_eq!(decode_url_segments("cats/a%20b.jpg").unwrap(), vec!["cats", "a b.jpg"]);
+        assert_eq!(
+            decode_url_segments("cats/a%20b.jpg").unwrap(),
+            vec!["cats", "a b.jpg"]
+        );
         assert_eq!(decode_url_segments("%2e%2e/x").unwrap(), vec!["..", "x"]);
         assert_eq!(decode_url_segments("%252e%252e").unwrap(), vec!["%2e%2e"]);
         assert_eq!(decode_url_segments("cats/").unwrap(), vec!["cats"]);

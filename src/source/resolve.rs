@@ -27,27 +27,47 @@ pub fn resolve(
     for (i, segment) in segments.iter().enumerate() {
         let candidate = dir.join(segment)?;
         match tree.lookup(&candidate)? {
-            Some(Entry::File(file)) => return Ok(Resolution { file, params: segments[i + 1..].to_vec() }),
+            Some(Entry::File(file)) => {
+                return Ok(Resolution {
+                    file,
+                    params: segments[i + 1..].to_vec(),
+                })
+            }
             Some(Entry::Dir) => dir = candidate,
             None => {
                 if let Some(file) = with_extension(tree, &dir, segment)? {
-                    return Ok(Resolution { file, params: segments[i + 1..].to_vec() });
+                    return Ok(Resolution {
+                        file,
+                        params: segments[i + 1..].to_vec(),
+                    });
                 }
                 if segments[i..].iter().all(|s| is_param(s)) {
                     let file = folder_default(tree, &dir)?.ok_or(SourceError::NotFound)?;
-                    return Ok(Resolution { file, params: segments[i..].to_vec() });
+                    return Ok(Resolution {
+                        file,
+                        params: segments[i..].to_vec(),
+                    });
                 }
                 return Err(SourceError::NotFound);
             }
         }
     }
     let file = folder_default(tree, &dir)?.ok_or(SourceError::NotFound)?;
-    Ok(Resolution { file, params: Vec::new() })
+    Ok(Resolution {
+        file,
+        params: Vec::new(),
+    })
 }
 
-fn with_extension(tree: &dyn SourceTree, dir: &RelPath, stem: &str) -> Result<Option<FileRef>, SourceError> {
+fn with_extension(
+    tree: &dyn SourceTree,
+    dir: &RelPath,
+    stem: &str,
+) -> Result<Option<FileRef>, SourceError> {
     for ext in EXTENSION_CANDIDATES {
-        let Ok(candidate) = dir.join(&format!("{stem}.{ext}")) else { continue };
+        let Ok(candidate) = dir.join(&format!("{stem}.{ext}")) else {
+            continue;
+        };
         if let Some(Entry::File(file)) = tree.lookup(&candidate)? {
             return Ok(Some(file));
         }

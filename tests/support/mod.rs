@@ -65,15 +65,32 @@ fn prepare_root() -> (TempDir, TempDir) {
     let root = tempfile::tempdir().unwrap();
     copy_dir(&fixtures_dir(), root.path());
     let outside = tempfile::tempdir().unwrap();
-    std::fs::copy(fixtures_dir().join("orientation/orientation-1.jpg"), outside.path().join("secret.jpg")).unwrap();
+    std::fs::copy(
+        fixtures_dir().join("orientation/orientation-1.jpg"),
+        outside.path().join("secret.jpg"),
+    )
+    .unwrap();
     let r = root.path();
     std::fs::create_dir_all(r.join(".git")).unwrap();
     std::fs::write(r.join(".git/config"), b"[core]\n").unwrap();
-    std::fs::copy(fixtures_dir().join("orientation/orientation-1.jpg"), r.join(".git/leak.jpg")).unwrap();
+    std::fs::copy(
+        fixtures_dir().join("orientation/orientation-1.jpg"),
+        r.join(".git/leak.jpg"),
+    )
+    .unwrap();
     use std::os::unix::fs::symlink;
     symlink(outside.path().join("secret.jpg"), r.join("escape.jpg")).unwrap();
     let depth = outside.path().components().count() + r.components().count();
-    let rel = format!("{}{}", "../".repeat(depth), outside.path().join("secret.jpg").display().to_string().trim_start_matches('/'));
+    let rel = format!(
+        "{}{}",
+        "../".repeat(depth),
+        outside
+            .path()
+            .join("secret.jpg")
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+    );
     symlink(rel, r.join("escape-rel.jpg")).unwrap();
     symlink(".git/leak.jpg", r.join("to-git.jpg")).unwrap();
     symlink("storm.jpg", r.join("inside-link.jpg")).unwrap();
@@ -93,7 +110,12 @@ impl TestApp {
     }
 
     /// A server over an existing root and cache (for restart tests).
-    pub async fn spawn_on(root: TempDir, outside: TempDir, cache_dir: TempDir, overrides: &[(&str, &str)]) -> TestApp {
+    pub async fn spawn_on(
+        root: TempDir,
+        outside: TempDir,
+        cache_dir: TempDir,
+        overrides: &[(&str, &str)],
+    ) -> TestApp {
         let settings = Self::settings(root.path(), cache_dir.path(), overrides);
         let app = Application::build(settings).await.expect("the app builds");
         let port = app.port();
@@ -102,7 +124,10 @@ impl TestApp {
         TestApp {
             base: format!("http://127.0.0.1:{port}"),
             port,
-            client: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
             state,
             root,
             cache_dir,
@@ -121,7 +146,11 @@ impl TestApp {
             ("limits.admin_per_minute".into(), "0".into()),
             ("log.level".into(), "warn".into()),
         ];
-        pairs.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        pairs.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         Settings::load(&LoadOptions::with_overrides(pairs)).expect("valid test settings")
     }
 
@@ -130,7 +159,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
@@ -162,7 +195,10 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn body_text(&self) -> String {
@@ -170,7 +206,12 @@ impl RawResponse {
     }
 }
 
-pub async fn raw_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> RawResponse {
+pub async fn raw_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> RawResponse {
     let request = {
         let mut r = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
         for (k, v) in headers {
@@ -181,7 +222,9 @@ pub async fn raw_request(port: u16, method: &str, path: &str, headers: &[(&str, 
     };
     tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         stream.write_all(request.as_bytes()).unwrap();
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
@@ -192,22 +235,42 @@ pub async fn raw_request(port: u16, method: &str, path: &str, headers: &[(&str, 
 }
 
 fn parse_raw(raw: &[u8]) -> RawResponse {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    RawResponse { status, headers, body: raw[split + 4..].to_vec() }
+    RawResponse {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
 }
 
 /// The format and size of an encoded image, decoded independently of the server's pipeline
 /// (AVIF, which the test's decoder cannot read, by its container's `ispe` box).
 pub fn decode(bytes: &[u8]) -> (String, u32, u32) {
-    if bytes.len() > 12 && &bytes[4..8] == b"ftyp" && (&bytes[8..12] == b"avif" || &bytes[8..12] == b"avis") {
-        let at = bytes.windows(4).position(|w| w == b"ispe").expect("an ispe box");
+    if bytes.len() > 12
+        && &bytes[4..8] == b"ftyp"
+        && (&bytes[8..12] == b"avif" || &bytes[8..12] == b"avis")
+    {
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"ispe")
+            .expect("an ispe box");
         let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
         return ("avif".into(), be(at + 8), be(at + 12));
     }
@@ -218,19 +281,29 @@ pub fn decode(bytes: &[u8]) -> (String, u32, u32) {
 }
 
 pub fn decode_rgba(bytes: &[u8]) -> image::RgbaImage {
-    image::load_from_memory(bytes).expect("a decodable image").to_rgba8()
+    image::load_from_memory(bytes)
+        .expect("a decodable image")
+        .to_rgba8()
 }
 
 /// Whether `pixel` is within `tolerance` of `expected` on every channel.
 pub fn near(pixel: &image::Rgba<u8>, expected: [u8; 3], tolerance: u8) -> bool {
-    pixel.0.iter().zip(expected).all(|(a, b)| a.abs_diff(b) <= tolerance)
+    pixel
+        .0
+        .iter()
+        .zip(expected)
+        .all(|(a, b)| a.abs_diff(b) <= tolerance)
 }
 
 /// The JSON error body of a response: (code, message).
 pub fn error_of(body: &[u8]) -> (String, String) {
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_else(|_| panic!("a JSON body, got {:?}", String::from_utf8_lossy(body)));
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("a JSON body, got {:?}", String::from_utf8_lossy(body)));
     (
         v["error"]["code"].as_str().expect("error.code").to_string(),
-        v["error"]["message"].as_str().expect("error.message").to_string(),
+        v["error"]["message"]
+            .as_str()
+            .expect("error.message")
+            .to_string(),
     )
 }
