@@ -15,16 +15,16 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to listen on (server.bind).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR")]
     bind: Option<String>,
     /// Port to listen on (server.port).
-    #[arg(long, value_name = "N")]
+    #[arg(long, global = true, value_name = "N")]
     port: Option<u16>,
     /// Folder of images to serve (source.dir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     imagesdir: Option<PathBuf>,
     /// Folder of the disk cache (cache.dir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     cachedir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,

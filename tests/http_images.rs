@@ -549,3 +549,34 @@ async fn request_id_is_propagated_or_generated() {
         "errors carry it too"
     );
 }
+
+#[tokio::test]
+async fn metadata_is_stripped_from_outputs() {
+    let app = TestApp::spawn().await;
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    // storm.jpg carries EXIF (camera, orientation); storm-alpha.png carries eXIf and tEXt chunks.
+    let original = std::fs::read(app.root.path().join("storm.jpg")).unwrap();
+    assert!(
+        contains(&original, b"Exif\0\0"),
+        "the fixture has EXIF to strip"
+    );
+    for fmt in ["jpeg", "webp", "png", "avif"] {
+        let body = app
+            .get(&format!("/img/storm.jpg?w=100&fmt={fmt}"))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert!(!contains(&body, b"Exif"), "{fmt} output keeps EXIF");
+        assert!(!contains(&body, b"Canon"), "{fmt} output keeps camera data");
+    }
+    let png_source = std::fs::read(app.root.path().join("formats/storm-alpha.png")).unwrap();
+    assert!(contains(&png_source, b"tEXt") || contains(&png_source, b"eXIf"));
+    let body = app
+        .get("/img/formats/storm-alpha.png?w=100")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(!contains(&body, b"tEXt") && !contains(&body, b"eXIf") && !contains(&body, b"zTXt"));
+}

@@ -1,0 +1,234 @@
+//! The binary's configuration: layers (defaults < file < environment < flags), validation that
+//! reports every problem at once with exit code 2, secrets masked, and the no-argument start on
+//! the bundled samples.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_imgserver");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("IMGSERVER__")) {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn effective(stdout: &str) -> toml::Table {
+    stdout
+        .parse()
+        .unwrap_or_else(|e| panic!("check-config prints TOML: {e}\n{stdout}"))
+}
+
+#[test]
+fn layers_override_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "[server]\nport = 9000\nworkers = 3\n[http]\ncache_control = \"public, max-age=60\"\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+
+    let (code, out, err) = run(&["check-config", "--config", f], &[]);
+    assert_eq!(code, 0, "{err}");
+    let t = effective(&out);
+    assert_eq!(
+        t["server"]["port"].as_integer(),
+        Some(9000),
+        "file over defaults"
+    );
+    assert_eq!(t["server"]["workers"].as_integer(), Some(3));
+    assert_eq!(
+        t["images"]["max_width"].as_integer(),
+        Some(4096),
+        "defaults kept"
+    );
+    assert_eq!(
+        t["http"]["cache_control"].as_str(),
+        Some("public, max-age=60")
+    );
+
+    let env = [
+        ("IMGSERVER__SERVER__PORT", "9100"),
+        (
+            "IMGSERVER__SERVER__TRUSTED_PROXIES",
+            "127.0.0.1/32,10.0.0.0/8",
+        ),
+        ("IMGSERVER__IMAGES__ALLOWED_WIDTHS", "320,640"),
+        ("IMGSERVER__CACHE__MEMORY_BYTES", "64MiB"),
+        ("IMGSERVER__ADMIN__TOKEN", "s3cr3t-t0ken"),
+    ];
+    let (code, out, err) = run(&["check-config", "--config", f], &env);
+    assert_eq!(code, 0, "{err}");
+    let t = effective(&out);
+    assert_eq!(
+        t["server"]["port"].as_integer(),
+        Some(9100),
+        "environment over file"
+    );
+    let proxies: Vec<&str> = t["server"]["trusted_proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(proxies, vec!["127.0.0.1/32", "10.0.0.0/8"]);
+    let widths: Vec<i64> = t["images"]["allowed_widths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_integer().unwrap())
+        .collect();
+    assert_eq!(widths, vec![320, 640]);
+    assert_eq!(t["cache"]["memory_bytes"].as_integer(), Some(64 << 20));
+    assert!(
+        !out.contains("s3cr3t-t0ken") && !err.contains("s3cr3t-t0ken"),
+        "secrets are masked"
+    );
+    assert_eq!(t["admin"]["token"].as_str(), Some("***"));
+
+    let (code, out, _) = run(
+        &[
+            "check-config",
+            "--config",
+            f,
+            "--port",
+            "9200",
+            "--imagesdir",
+            "tests/fixtures",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0);
+    let t = effective(&out);
+    assert_eq!(
+        t["server"]["port"].as_integer(),
+        Some(9200),
+        "flags over environment"
+    );
+    assert_eq!(t["source"]["dir"].as_str(), Some("tests/fixtures"));
+}
+
+#[test]
+fn every_problem_is_reported_together_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[server]\nport = \"eighty\"\nbind = \"not-an-ip\"\n[images]\nmax_width = 0\ndefault_quality = 150\n\
+         [cache]\nmemory_bytes = \"lots\"\n[log]\nformat = \"xml\"\n[limits]\nrender_timeout = \"soon\"\n[typo]\nx = 1\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        &["--config", file.to_str().unwrap()],
+        &[("IMGSERVER__SERVER__TRUSTED_PROXIES", "10.0.0.0/99")],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    for key in [
+        "server.port",
+        "server.bind",
+        "images.max_width",
+        "images.default_quality",
+        "cache.memory_bytes",
+        "log.format",
+        "limits.render_timeout",
+        "typo: unknown key",
+        "server.trusted_proxies",
+    ] {
+        assert!(err.contains(key), "missing {key:?} in:\n{err}");
+    }
+    let (code, _, err) = run(&["--imagesdir", "/definitely/not/here"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("source.dir"), "{err}");
+    let (code, _, _) = run(&["--config", "/no/such/file.toml"], &[]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn help_documents_the_flags() {
+    let (code, out, _) = run(&["--help"], &[]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--config",
+        "--bind",
+        "--port",
+        "--imagesdir",
+        "--cachedir",
+        "check-config",
+    ] {
+        assert!(out.contains(flag), "--help lacks {flag}");
+    }
+    let (code, out, _) = run(&["--version"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("imgserver "));
+}
+
+/// With no configuration, from the repository root, the bundled samples are served.
+#[test]
+fn no_arguments_serves_the_bundled_samples() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--cachedir", cache.path().to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let started = Instant::now();
+    let port = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no 'listening' line"
+        );
+        let line = lines.next().expect("the server logs").unwrap();
+        if let Some(rest) = line.split("port=").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u16>()
+                .unwrap();
+        }
+    };
+    let body = ureq_get(port, "/img/storm.jpg?w=120&fmt=png");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let img = image::load_from_memory(&body).expect("an image");
+    assert_eq!((img.width(), img.height()), (120, 80));
+}
+
+fn ureq_get(port: u16, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert!(
+        raw.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&raw[..split])
+    );
+    raw[split + 4..].to_vec()
+}
