@@ -34,6 +34,8 @@ struct Cli {
 enum Command {
     /// Validate the configuration and print the effective settings, secrets masked.
     CheckConfig,
+    /// Ask the running server's /healthz (at server.bind:server.port); exit 0 only on 200.
+    Healthcheck,
 }
 
 impl Cli {
@@ -68,9 +70,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::CheckConfig) = cli.command {
-        println!("{}", settings.to_masked_toml());
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Some(Command::CheckConfig) => {
+            println!("{}", settings.to_masked_toml());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Healthcheck) => {
+            let target = imgserver::healthcheck::target(&settings);
+            return match imgserver::healthcheck::check(target) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("imgserver: unhealthy: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        None => {}
     }
     imgserver::telemetry::init(&settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -15,6 +15,7 @@ use crate::cache::VariantCache;
 use crate::config::Settings;
 use crate::delivery::Delivery;
 use crate::limits::RenderPool;
+use crate::metrics::{self, Metrics};
 use crate::middleware::{access_log, request_id};
 use crate::routes;
 use crate::source::DirTree;
@@ -48,6 +49,7 @@ impl Application {
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(from_fn(request_id))
                 .wrap(from_fn(access_log))
+                .wrap(from_fn(metrics::request_metrics))
         })
         .workers(settings.server.workers)
         .keep_alive(settings.server.keep_alive)
@@ -87,9 +89,11 @@ fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
         limits.render_timeout,
     )?);
     let delivery = Arc::new(Delivery::new(settings.clone(), source, cache, pool));
+    let metrics = Arc::new(Metrics::new(&settings));
     Ok(AppState {
         settings,
         delivery,
+        metrics,
         started: Instant::now(),
     })
 }
@@ -117,6 +121,12 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
         web::resource("/readyz")
             .route(web::get().to(routes::health::readyz))
             .route(web::head().to(routes::health::readyz))
+            .default_service(web::to(routes::method_not_allowed)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics::metrics))
+            .route(web::head().to(metrics::metrics))
             .default_service(web::to(routes::method_not_allowed)),
     )
     .default_service(web::to(routes::not_found));

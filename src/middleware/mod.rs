@@ -4,5 +4,5 @@
 mod access_log;
 mod request_id;
 
-pub use access_log::access_log;
+pub use access_log::{access_log, redact_query};
 pub use request_id::{request_id, RequestId};
