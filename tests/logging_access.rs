@@ -2,135 +2,33 @@
 //! JSON or text (`log.format`), at the level of `log.level` unless `RUST_LOG` says otherwise,
 //! and never a secret: not the configured keys, not a bearer token, not a query signature.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+mod ops_support;
 
+use std::time::Duration;
+
+use ops_support::{fixtures_dir, ImgserverProcess};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_imgserver");
 const ADMIN_TOKEN: &str = "admin-token-MUST-NOT-LEAK";
 const SIGNING_KEY: &str = "signing-key-MUST-NOT-LEAK";
 const WEBHOOK_SECRET: &str = "webhook-secret-MUST-NOT-LEAK";
 
-struct Server {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(format: &str, level: &str, rust_log: Option<&str>) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("imgserver.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\nport = 0\nworkers = 1\n\
-                 [source]\ndir = \"{fixtures}\"\n\
-                 [cache]\ndir = \"{cache}\"\n\
-                 [admin]\ntoken = \"{ADMIN_TOKEN}\"\n\
-                 [webhook]\nsecret = \"{WEBHOOK_SECRET}\"\n\
-                 [log]\nformat = \"{format}\"\nlevel = \"{level}\"\n",
-                fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
-                cache = dir.path().join("cache").display(),
-            ),
-        )
-        .unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--config")
-            .arg(&config)
-            .env_remove("RUST_LOG")
-            .env("IMGSERVER__SECURITY__SIGNING_KEY", SIGNING_KEY)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("IMGSERVER__")) {
-            if k != "IMGSERVER__SECURITY__SIGNING_KEY" {
-                cmd.env_remove(k);
-            }
-        }
-        if let Some(filter) = rust_log {
-            cmd.env("RUST_LOG", filter);
-        }
-        let mut child = cmd.spawn().expect("the binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = Server {
-            child,
-            lines,
-            seen: Vec::new(),
-            port: 0,
-            _dir: dir,
-        };
-        server.port = server.wait_for_port();
-        server
+/// A server with every secret configured (the signing key through the environment).
+fn start(format: &str, level: &str, rust_log: Option<&str>) -> ImgserverProcess {
+    let config = format!(
+        "[server]\nport = 0\nworkers = 1\n\
+         [source]\ndir = \"{fixtures}\"\n\
+         [cache]\ndir = \"{{dir}}/cache\"\n\
+         [admin]\ntoken = \"{ADMIN_TOKEN}\"\n\
+         [webhook]\nsecret = \"{WEBHOOK_SECRET}\"\n\
+         [log]\nformat = \"{format}\"\nlevel = \"{level}\"\n",
+        fixtures = fixtures_dir().display(),
+    );
+    let mut env = vec![("IMGSERVER__SECURITY__SIGNING_KEY", SIGNING_KEY)];
+    if let Some(filter) = rust_log {
+        env.push(("RUST_LOG", filter));
     }
-
-    /// The port, from the "listening" line (tests with a quieter level keep that line).
-    fn wait_for_port(&mut self) -> u16 {
-        let line = self.wait_for(|l| l.contains("listening"));
-        let digits: String = line
-            .rsplit("port")
-            .next()
-            .unwrap()
-            .chars()
-            .skip_while(|c| !c.is_ascii_digit())
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        digits.parse().expect("a port in the listening line")
-    }
-
-    /// Waits (10 s at most) for a line matching `want`, keeping every line read.
-    fn wait_for(&mut self, want: impl Fn(&str) -> bool) -> String {
-        if let Some(line) = self.seen.iter().find(|l| want(l)) {
-            return line.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if want(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no such log line; got:\n{}", self.seen.join("\n"));
-    }
-
-    /// Stops the process and returns every line it wrote.
-    fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(line);
-        }
-        std::mem::take(&mut self.seen)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    ImgserverProcess::start(&config, &env)
 }
 
 fn client() -> reqwest::Client {
@@ -153,7 +51,7 @@ fn assert_no_secret(lines: &[String], extra: &[&str]) {
 
 #[tokio::test]
 async fn json_access_lines_carry_every_field_and_no_secret() {
-    let mut server = Server::start("json", "info", None);
+    let mut server = start("json", "info", None);
     let client = client();
     let res =
         client
@@ -220,7 +118,7 @@ async fn json_access_lines_carry_every_field_and_no_secret() {
 
 #[tokio::test]
 async fn text_format_is_one_plain_line_per_request() {
-    let mut server = Server::start("text", "info", None);
+    let mut server = start("text", "info", None);
     let res = client()
         .get(server.url("/healthz?s=SIGNATURE-MUST-NOT-LEAK"))
         .header("X-Request-Id", "text-line-7")
@@ -254,7 +152,7 @@ async fn text_format_is_one_plain_line_per_request() {
 #[tokio::test]
 async fn log_level_comes_from_the_config_unless_rust_log_is_set() {
     // log.level says info; RUST_LOG wins: access lines kept, actix's info lines dropped.
-    let mut server = Server::start(
+    let mut server = start(
         "json",
         "info",
         Some("warn,access=info,imgserver::startup=info"),
@@ -269,7 +167,7 @@ async fn log_level_comes_from_the_config_unless_rust_log_is_set() {
     );
 
     // log.level alone: warn hides the access lines.
-    let server = Server::start("json", "warn,imgserver::startup=info", None);
+    let server = start("json", "warn,imgserver::startup=info", None);
     let res = client().get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let lines = server.stop();

@@ -1,0 +1,378 @@
+//! The real Nginx with `deploy/nginx/imgserver.conf` (only its upstream port, cache path and
+//! listen address templated) in front of the real imgserver binary, on loopback. Clients connect
+//! from 127.0.0.2, so the address imgserver reports can be told from Nginx's own (127.0.0.1).
+//!
+//! Needs `nginx` (Debian: `apt-get install -y nginx-light`); `.ci/run` installs it and sets
+//! IMGSERVER_REQUIRE_NGINX=1, which turns a missing binary into a failure instead of a skip.
+
+#[path = "../ops_support/mod.rs"]
+mod ops_support;
+
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ops_support::{fixtures_dir, ImgserverProcess};
+use serde_json::Value;
+
+const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+fn nginx_binary() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("IMGSERVER_NGINX") {
+        return Some(PathBuf::from(path));
+    }
+    let mut dirs: Vec<PathBuf> = vec!["/usr/sbin".into(), "/usr/local/sbin".into()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    let found = dirs
+        .into_iter()
+        .map(|d| d.join("nginx"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("IMGSERVER_REQUIRE_NGINX").is_none(),
+            "nginx is required (IMGSERVER_REQUIRE_NGINX) but not installed"
+        );
+        eprintln!("SKIPPED: nginx is not installed (apt-get install -y nginx-light)");
+    }
+    found
+}
+
+/// Nginx, single process, in a temp prefix; killed on drop.
+struct Nginx {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(binary: &Path, upstream_port: u16) -> Nginx {
+        for _ in 0..5 {
+            if let Some(nginx) = Self::try_start(binary, upstream_port) {
+                return nginx;
+            }
+        }
+        panic!("nginx did not start");
+    }
+
+    fn try_start(binary: &Path, upstream_port: u16) -> Option<Nginx> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let deployed = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx/imgserver.conf"),
+        )
+        .unwrap();
+        let d = dir.path().display().to_string();
+        let site = template(
+            &deployed,
+            &[
+                (
+                    "server 127.0.0.1:8080;",
+                    &format!("server 127.0.0.1:{upstream_port};"),
+                ),
+                ("/var/cache/nginx/imgserver", &format!("{d}/cache")),
+                ("listen 80;", &format!("listen 127.0.0.1:{port};")),
+                ("listen [::]:80;", ""),
+            ],
+        );
+        std::fs::write(dir.path().join("imgserver.conf"), site).unwrap();
+        let main = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log info;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n  \
+             proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
+             uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  \
+             include {d}/imgserver.conf;\n}}\n"
+        );
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, main).unwrap();
+        let args = |extra: &[&str]| {
+            let mut cmd = Command::new(binary);
+            cmd.arg("-p")
+                .arg(dir.path())
+                .arg("-c")
+                .arg(&conf)
+                .arg("-e")
+                .arg(dir.path().join("error.log"))
+                .args(extra)
+                .stdin(Stdio::null());
+            cmd
+        };
+        let check = args(&["-t"]).output().expect("nginx -t runs");
+        assert!(
+            check.status.success(),
+            "nginx -t refuses the deployed config: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        let mut child = args(&[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Nginx { child, port, dir });
+            }
+            if child.try_wait().unwrap().is_some() {
+                // Most likely the port was taken in between: try another.
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        None
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.path().join("error.log"));
+            eprintln!("nginx error.log:\n{}", log.unwrap_or_default());
+        }
+    }
+}
+
+/// `text` with each `(from, to)` replaced; each `from` must occur exactly once, so a change of
+/// the deployed file cannot silently leave the test on the wrong port or cache.
+fn template(text: &str, replacements: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (from, to) in replacements {
+        assert_eq!(
+            out.matches(from).count(),
+            1,
+            "deploy/nginx/imgserver.conf should contain {from:?} once"
+        );
+        out = out.replace(from, to);
+    }
+    out
+}
+
+/// imgserver (JSON log, default trusted proxies: 127.0.0.1) behind Nginx.
+fn stack() -> Option<(ImgserverProcess, Nginx)> {
+    let binary = nginx_binary()?;
+    let config = format!(
+        "[server]\nport = 0\nworkers = 1\n[source]\ndir = \"{}\"\n[cache]\ndir = \"{{dir}}/cache\"\n\
+         [log]\nformat = \"json\"\nlevel = \"info\"\n",
+        fixtures_dir().display()
+    );
+    let server = ImgserverProcess::start(&config, &[]);
+    let nginx = Nginx::start(&binary, server.port);
+    Some((server, nginx))
+}
+
+fn client_from(ip: IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+fn header(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// Format and size of an image body, decoded independently of the server.
+fn decode(bytes: &[u8]) -> (image::ImageFormat, u32) {
+    let format = image::guess_format(bytes).expect("an image");
+    let img = image::load_from_memory(bytes).expect("a decodable image");
+    (format, img.width())
+}
+
+/// The access lines imgserver logged so far (after a request known to be logged last).
+fn access_lines(server: &mut ImgserverProcess, marker_id: &str) -> Vec<Value> {
+    server.wait_for(|l| l.contains(marker_id));
+    server
+        .seen()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "access")
+        .collect()
+}
+
+/// Sends a request through Nginx that reaches imgserver, and returns the id both logged.
+async fn marker(nginx: &Nginx) -> String {
+    let res = client_from(CLIENT)
+        .get(nginx.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    header(&res, "x-request-id")
+}
+
+#[tokio::test]
+async fn images_pass_through_and_repeats_come_from_nginx_cache() {
+    let Some((mut server, nginx)) = stack() else {
+        return;
+    };
+    let client = client_from(CLIENT);
+    let url = nginx.url("/img/storm.jpg?w=200");
+    let first = client.get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "content-type"), "image/jpeg");
+    assert_eq!(header(&first, "x-proxy-cache"), "MISS");
+    assert_eq!(header(&first, "cache-control"), "public, max-age=3600");
+    let etag = header(&first, "etag");
+    assert!(!etag.is_empty());
+    let body = first.bytes().await.unwrap();
+    assert_eq!(decode(&body), (image::ImageFormat::Jpeg, 200));
+
+    let second = client.get(&url).send().await.unwrap();
+    assert_eq!(second.status(), 200);
+    assert_eq!(header(&second, "x-proxy-cache"), "HIT");
+    assert_eq!(header(&second, "etag"), etag);
+    assert_eq!(second.bytes().await.unwrap(), body);
+
+    let revalidated = client
+        .get(&url)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304, "Nginx honours the ETag");
+
+    let id = marker(&nginx).await;
+    let lines = access_lines(&mut server, &id);
+    let reached = lines
+        .iter()
+        .filter(|l| l["path"] == "/img/storm.jpg" && l["query"] == "w=200")
+        .count();
+    assert_eq!(reached, 1, "only the first request reached imgserver");
+
+    // Errors carry no Cache-Control, so Nginx does not keep them.
+    for _ in 0..2 {
+        let missing = client
+            .get(nginx.url("/img/missing.jpg?w=10"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+        assert_ne!(header(&missing, "x-proxy-cache"), "HIT");
+    }
+}
+
+#[tokio::test]
+async fn vary_accept_keeps_webp_from_clients_that_do_not_accept_it() {
+    let Some((_server, nginx)) = stack() else {
+        return;
+    };
+    let client = client_from(CLIENT);
+    let url = nginx.url("/img/storm.jpg?w=150&fmt=auto");
+    let get = |accept: Option<&'static str>| {
+        let mut req = client.get(&url);
+        if let Some(accept) = accept {
+            req = req.header("Accept", accept);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            assert_eq!(header(&res, "vary"), "Accept");
+            let cache = header(&res, "x-proxy-cache");
+            let (format, width) = decode(&res.bytes().await.unwrap());
+            assert_eq!(width, 150);
+            (format, cache)
+        }
+    };
+    let webp = Some("image/webp,image/*,*/*;q=0.8");
+    let jpeg_only = Some("image/jpeg,image/*;q=0.9,*/*;q=0.8");
+    use image::ImageFormat::{Jpeg, WebP};
+
+    assert_eq!(get(webp).await, (WebP, "MISS".into()));
+    // The cached WebP must not answer a client that does not accept WebP.
+    assert_eq!(get(jpeg_only).await.0, Jpeg);
+    assert_eq!(get(None).await.0, Jpeg);
+    // Each variant is cached on its own and served to its own kind of client.
+    assert_eq!(get(webp).await, (WebP, "HIT".into()));
+    assert_eq!(get(jpeg_only).await, (Jpeg, "HIT".into()));
+    assert_eq!(get(None).await, (Jpeg, "HIT".into()));
+}
+
+#[tokio::test]
+async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
+    let Some((mut server, nginx)) = stack() else {
+        return;
+    };
+    let outsider = client_from(CLIENT);
+    for path in ["/admin/cache/clear", "/hooks/git", "/metrics"] {
+        let res = outsider.post(nginx.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{path}");
+        assert!(
+            header(&res, "content-type").starts_with("text/html"),
+            "{path}: refused by Nginx itself"
+        );
+    }
+    let id = marker(&nginx).await;
+    let lines = access_lines(&mut server, &id);
+    assert!(
+        !lines.iter().any(|l| l["client_ip"] == "127.0.0.2"
+            && ["/admin/", "/hooks/", "/metrics"]
+                .iter()
+                .any(|p| l["path"].as_str().unwrap().starts_with(p))),
+        "refused requests never reached imgserver"
+    );
+
+    // An allowed address gets through to imgserver (which then wants its token).
+    let operator = client_from(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let res = operator
+        .get(nginx.url("/admin/cache/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), 403);
+    assert_eq!(header(&res, "content-type"), "application/json");
+
+    // The admin rate limit: 30/min with a burst of 10.
+    let mut limited = 0;
+    for _ in 0..15 {
+        let res = operator
+            .get(nginx.url("/admin/cache/stats"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "limit_req refuses a burst beyond 10");
+}
+
+#[tokio::test]
+async fn imgserver_sees_the_real_client_address() {
+    let Some((mut server, nginx)) = stack() else {
+        return;
+    };
+    let res = client_from(CLIENT)
+        .get(nginx.url("/img/storm.jpg?w=64"))
+        // A client trying to pass itself off as someone else.
+        .header("X-Forwarded-For", "203.0.113.66")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let id = header(&res, "x-request-id");
+    assert_eq!(id.len(), 32, "Nginx's $request_id");
+    let line = server.wait_for(|l| l.contains(&id));
+    let line: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["path"], "/img/storm.jpg");
+    assert_eq!(line["client_ip"], "127.0.0.2");
+    assert_eq!(line["peer"], "127.0.0.1");
+}
