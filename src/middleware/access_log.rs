@@ -70,7 +70,8 @@ pub async fn access_log(
     let fmt_ip = |ip: Option<std::net::IpAddr>| ip.map(|ip| ip.to_string()).unwrap_or_default();
     let (client_ip, peer) = (fmt_ip(client), fmt_ip(peer));
     let res = next.call(req).await;
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // Microsecond precision is plenty and keeps lines short.
+    let duration_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     let res = match res {
         Ok(res) => res,
         Err(e) => {
