@@ -145,6 +145,9 @@ impl TestApp {
             ("limits.hit_per_ip_per_second".into(), "0".into()),
             ("limits.admin_per_minute".into(), "0".into()),
             ("log.level".into(), "warn".into()),
+            // Tests share 2 cores with parallel builds: a generous deadline keeps them honest
+            // about results, not about the machine's load. Timeout tests override it.
+            ("limits.render_timeout".into(), "120s".into()),
         ];
         pairs.extend(
             overrides
