@@ -159,12 +159,29 @@
       window.addEventListener('hashchange', route);
     }
     el('admin-toggle').hidden = !status.admin;
+    setupLimits(status.images);
     renderSync();
     if (state.token && status.admin) {
       if (status.require_token || (await tokenWorks())) await signedIn();
       else saveToken('');
     }
     route();
+  }
+
+  // Presets and allowed sizes, as this server's configuration has them.
+  function setupLimits(images) {
+    const names = Object.keys(images.presets || {});
+    const select = el('preset');
+    select.replaceChildren(...(images.presets_only ? [] : [new Option('none', '')]),
+      ...names.map((n) => {
+        const o = new Option(n, n);
+        o.title = images.presets[n];
+        return o;
+      }));
+    el('preset-row').hidden = names.length === 0;
+    for (const [id, list] of [['allowed-w', images.allowed_widths], ['allowed-h', images.allowed_heights]]) {
+      el(id).replaceChildren(...list.map((v) => new Option(String(v))));
+    }
   }
 
   function lock(message) {
@@ -529,21 +546,26 @@
     li.dataset.info = image.info;
     li.dataset.path = image.path;
     const img = li.querySelector('img');
-    let retried = false;
-    img.addEventListener('error', () => {
-      // A 429 or 503 under a burst of misses deserves one more try; a real failure stays.
-      if (!retried) {
-        retried = true;
-        setTimeout(() => { img.src = image.thumb.src + (image.thumb.src.includes('?') ? '&' : '?') + '_=' + Date.now(); }, 1500);
-        return;
-      }
-      li.classList.add('broken');
-    });
     if (image.thumb.srcset) {
       img.sizes = THUMB_SIZES;
       img.srcset = image.thumb.srcset;
     }
     img.src = image.thumb.src;
+    // A 429 or 503 under a burst of misses deserves a few more tries, backing off (a fresh
+    // element loads again; the URL itself must not change, it may be signed). A file that
+    // /info/ already found unsupported is not retried.
+    const watch = (node, attempt) => node.addEventListener('error', () => {
+      if (attempt >= 3 || li.classList.contains('broken')) {
+        li.classList.add('broken');
+        return;
+      }
+      setTimeout(() => {
+        const again = node.cloneNode();
+        watch(again, attempt + 1);
+        node.replaceWith(again);
+      }, 1500 * 2 ** attempt);
+    }, { once: true });
+    watch(img, 0);
     infoObserver.observe(li);
     return li;
   }
@@ -577,12 +599,15 @@
   // ---------------------------------------------------------------- editor
 
   function defaultParams() {
-    return { w: null, h: null, fit: 'cover', g: 'center', fmt: '', q: null, dpr: 1, bg: 'ffffff' };
+    const images = state.status ? state.status.images : { presets: {} };
+    const preset = images.presets_only ? Object.keys(images.presets)[0] || '' : '';
+    return { preset, w: null, h: null, fit: 'cover', g: 'center', fmt: '', q: null, dpr: 1, bg: 'ffffff' };
   }
 
   function paramsFromQuery(q) {
     const p = defaultParams();
     const int = (v) => (/^\d{1,5}$/.test(v || '') && +v > 0 ? +v : null);
+    if (q.has('preset')) p.preset = q.get('preset');
     p.w = int(q.get('w'));
     p.h = int(q.get('h'));
     if (q.get('fit')) p.fit = q.get('fit');
@@ -591,7 +616,7 @@
     p.q = int(q.get('q'));
     if (q.get('dpr')) p.dpr = +q.get('dpr') || 1;
     if (/^[0-9a-f]{6}$/i.test(q.get('bg') || '')) p.bg = q.get('bg').toLowerCase();
-    const given = ['w', 'h', 'fit', 'g', 'fmt', 'q', 'dpr', 'bg'].some((k) => q.has(k));
+    const given = ['preset', 'w', 'h', 'fit', 'g', 'fmt', 'q', 'dpr', 'bg'].some((k) => q.has(k));
     return { params: p, given };
   }
 
@@ -605,11 +630,14 @@
   }
   const boxed = (p) => Boolean(p.w && p.h);
   const usesGravity = (p) => boxed(p) && (p.fit === 'cover' || p.fit === 'contain');
-  const usesBackground = (p) => (boxed(p) && p.fit === 'contain') || outputFormat(p) === 'jpeg';
+  // bg letterboxes `contain`, and flattens transparency when a source that may have it becomes JPEG.
+  const usesBackground = (p) => (boxed(p) && p.fit === 'contain')
+    || (outputFormat(p) === 'jpeg' && sourceFormat() !== 'jpeg');
 
   // The query for params, in a fixed readable order, leaving out what equals the default.
   function queryOf(p) {
     const out = [];
+    if (p.preset) out.push('preset=' + encodeURIComponent(p.preset));
     if (p.w) out.push('w=' + p.w);
     if (p.h) out.push('h=' + p.h);
     if (boxed(p) && p.fit && p.fit !== 'cover') out.push('fit=' + p.fit);
@@ -678,7 +706,7 @@
       const desc = info.width + '×' + info.height + ' · ' + formatName(info.format) + ' · ' + formatBytes(info.bytes);
       el('source-meta').textContent = desc;
       el('orig-meta').textContent = desc;
-      if (!given) state.editor.params.w = Math.min(800, info.width);
+      if (!given && !state.editor.params.preset) state.editor.params.w = Math.min(800, info.width);
       writeControls();
       updateHash();
     }
@@ -705,6 +733,7 @@
     const limits = state.status.images;
     el('w').max = limits.max_width;
     el('h').max = limits.max_height;
+    el('preset').value = p.preset || '';
     el('w').value = p.w || '';
     el('h').value = p.h || '';
     setRadio(f, 'fit', p.fit || 'cover');
@@ -722,6 +751,7 @@
       const n = Math.round(Number(v));
       return v !== '' && n > 0 ? n : null;
     };
+    p.preset = el('preset').value;
     p.w = int(el('w').value);
     p.h = int(el('h').value);
     p.fit = radio('fit') || 'cover';
@@ -761,7 +791,7 @@
     if (!state.editor) return;
     const info = state.editor.info;
     state.editor.params = defaultParams();
-    if (info) state.editor.params.w = Math.min(800, info.width);
+    if (info && !state.editor.params.preset) state.editor.params.w = Math.min(800, info.width);
     writeControls();
     updateHash();
     schedulePreview(0);
@@ -772,7 +802,7 @@
     const base = Object.assign({}, p, { fmt: fmt === undefined ? p.fmt : fmt });
     const mode = radio('mode') || 'density';
     if (mode === 'density' || !state.editor.info) {
-      if (!p.w && !p.h) return { mode: 'single', items: [[Object.assign({}, base, { dpr: 1 }), '']] };
+      if (!p.w && !p.h && !p.preset) return { mode: 'single', items: [[Object.assign({}, base, { dpr: 1 }), '']] };
       return {
         mode: 'density',
         items: [[Object.assign({}, base, { dpr: 1 }), '1x'], [Object.assign({}, base, { dpr: 2 }), '2x']],

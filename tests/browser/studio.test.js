@@ -235,6 +235,9 @@ test('the editor renders width and format changes and hands out the URL and snip
   assert.equal(await page.inputValue('#out-url'), server.base + '/img/storm.jpg?w=320&h=320&g=north&fmt=png');
   await page.click('#srcset-mode label:has(input[value="density"])');
   await page.screenshot({ path: path.join(SHOTS, 'editor.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(SHOTS, 'editor-dark.png') });
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // Escape goes back to the folder.
   await page.focus('#back');
@@ -312,8 +315,27 @@ test('with ui.require_token and signing, the page asks for the token once and ha
   const expected = crypto.createHmac('sha256', SIGNING_KEY).update(`${url.pathname}?${query}`).digest('base64url');
   assert.equal(s, expected, 'the signature is the HMAC of PATH?sorted query');
 
+  // The admin panel shows what this server's admin API offers, and hides what it answers 404 to.
   await page.click('#admin-toggle');
   await page.waitForSelector('#tools:not([hidden])');
+  const auth = { headers: { Authorization: 'Bearer ' + ADMIN_TOKEN } };
+  const cache = await fetch(server.base + '/admin/cache/stats', auth);
+  if (cache.status === 404) {
+    assert.equal(await page.isVisible('#cache-tool'), false);
+  } else {
+    await page.click('#clear');
+    await page.waitForFunction(() => /Removed \d+ cached variant/.test(document.getElementById('admin-result').textContent));
+  }
+  const git = await fetch(server.base + '/admin/git/status', auth);
+  if (git.status === 404) {
+    assert.equal(await page.isVisible('#git-tool'), false);
+  } else {
+    assert.equal(git.status, 409, 'a plain folder is not a git repository');
+    await page.waitForSelector('#git-tool:not([hidden])');
+    assert.match(await page.textContent('#git-facts'), /plain folder/);
+    assert.equal(await page.isVisible('#pull'), false);
+  }
+  assert.equal(await page.isVisible('#no-tools'), cache.status === 404 && git.status === 404);
   await page.screenshot({ path: path.join(SHOTS, 'admin.png') });
   assert.deepEqual(page.problems, []);
   await context.close();
