@@ -254,7 +254,11 @@
     const willOpen = open === undefined ? panel.hidden : open;
     panel.hidden = !willOpen;
     el('admin-toggle').setAttribute('aria-expanded', String(willOpen));
-    if (willOpen) (state.token ? el('pull') : el('login-token')).focus();
+    if (!willOpen) return;
+    const first = state.token
+      ? [...el('tools').querySelectorAll('button')].find((b) => b.offsetParent !== null)
+      : el('login-token');
+    if (first) first.focus();
   }
 
   // An empty signing request is the cheapest call that checks the admin token.

@@ -166,7 +166,13 @@ test('the gallery lists the fixture images, folder by folder, with lazy thumbnai
     document.querySelector('#grid .card.image[data-path="not-an-image.jpg"] .meta').textContent));
   await page.screenshot({ path: path.join(SHOTS, 'gallery.png'), fullPage: true });
 
-  await page.click('#folders a >> text=cats');
+  // Keyboard only: Tab reaches the folders, Enter opens one.
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(() => document.activeElement.matches('#folders a'))) break;
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'cats');
+  await page.keyboard.press('Enter');
   await page.waitForSelector('#grid .card.image[data-path="cats/kitten.png"]');
   assert.deepEqual(await cardNames(page), ['default.jpg', 'kitten.png']);
   assert.equal(await page.textContent('#folder-title'), 'cats');
@@ -189,7 +195,10 @@ test('the editor renders width and format changes and hands out the URL and snip
   assert.match(await page.textContent('#orig-meta'), /1920×1280 · JPEG/);
 
   await page.fill('#w', '320');
-  await page.click('#fmt-set label:has(input[value="webp"])');
+  // The format group works from the keyboard: source -> auto -> jpeg -> webp.
+  await page.focus('#fmt-set input:checked');
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+  assert.equal(await page.$eval('#fmt-set input:checked', (i) => i.value), 'webp');
   await waitForPreview(page, () => document.getElementById('res-meta').dataset.format === 'webp'
     && document.getElementById('res-img').naturalWidth === 320);
   const p = await preview(page);
