@@ -18,3 +18,4 @@ pub mod source;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod ui;

@@ -129,5 +129,33 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(metrics::metrics))
             .default_service(web::to(routes::method_not_allowed)),
     )
+    // The studio page (README "Studio page"); each handler answers 404 when `ui.enabled` is off.
+    .service(
+        web::resource("/")
+            .route(web::get().to(crate::ui::assets::page))
+            .route(web::head().to(crate::ui::assets::page))
+            .default_service(web::to(routes::method_not_allowed)),
+    )
+    .service(
+        web::resource("/ui/{name}")
+            .route(web::get().to(crate::ui::assets::asset))
+            .route(web::head().to(crate::ui::assets::asset))
+            .default_service(web::to(routes::method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/status")
+            .route(web::get().to(routes::api::status))
+            .default_service(web::to(routes::method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/tree")
+            .route(web::get().to(routes::api::tree))
+            .default_service(web::to(routes::method_not_allowed)),
+    )
+    .service(
+        web::resource("/api/sign")
+            .route(web::post().to(routes::api::sign))
+            .default_service(web::to(routes::method_not_allowed)),
+    )
     .default_service(web::to(routes::not_found));
 }

@@ -1,6 +1,7 @@
 //! Thin HTTP handlers: each adapts a request to a service call and the result to a response.
 //! No image logic lives here.
 
+pub mod api;
 pub mod health;
 pub mod image;
 pub mod info;

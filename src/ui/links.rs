@@ -1,0 +1,221 @@
+//! The URLs the page is handed: paths percent-encoded one component at a time (so names with
+//! spaces, `#`, `;` or unicode survive), thumbnails the gallery loads through `/img/`, and
+//! signatures when `security.signing_key` is set. The server builds them, not the page, so that
+//! a gallery works with signing on before anyone enters the admin token: it only ever gets
+//! signatures for the fixed thumbnail sizes below.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+
+use crate::config::{ImageSettings, Settings};
+use crate::source::RelPath;
+
+use super::sign::signed_url;
+
+/// Everything but RFC 3986's unreserved characters is encoded, so the URL the page sends is
+/// exactly the one that was signed.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Square thumbnail widths offered in a gallery `srcset` (a tile is about 160–240 CSS px wide,
+/// so these cover 1x to 3x screens). WebP, not AVIF: its encoder is an order of magnitude faster,
+/// and a gallery should fill in at once even when every thumbnail is a cache miss.
+pub const THUMB_WIDTHS: [u32; 3] = [160, 320, 480];
+/// Allowed widths farther from a tile's size than this are not worth a thumbnail.
+const THUMB_WIDTH_RANGE: std::ops::RangeInclusive<u32> = 100..=640;
+/// The preset used for thumbnails when `images.presets_only` refuses anything else.
+pub const THUMB_PRESET: &str = "thumb";
+
+/// A gallery image's `src` and `srcset` (empty when only a single size is possible).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Thumbnail {
+    pub src: String,
+    pub srcset: String,
+}
+
+/// Builds URLs for one configuration.
+pub struct Links<'a> {
+    settings: &'a Settings,
+    thumb_queries: Vec<(String, Option<u32>)>,
+}
+
+impl<'a> Links<'a> {
+    pub fn new(settings: &'a Settings) -> Self {
+        Self {
+            settings,
+            thumb_queries: thumb_queries(&settings.images),
+        }
+    }
+
+    /// `path` below a route prefix, each component percent-encoded.
+    pub fn encoded(prefix: &str, path: &RelPath) -> String {
+        let mut out = String::from(prefix);
+        for (i, component) in path.components().enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            out.extend(utf8_percent_encode(component, COMPONENT));
+        }
+        out
+    }
+
+    /// The original file's URL (signed when `security.sign_originals` asks for it).
+    pub fn original(&self, path: &RelPath) -> String {
+        self.finish(Self::encoded("/img/", path))
+    }
+
+    /// The `/info/` URL of a file.
+    pub fn info(path: &RelPath) -> String {
+        Self::encoded("/info/", path)
+    }
+
+    pub fn thumbnail(&self, path: &RelPath) -> Thumbnail {
+        let base = Self::encoded("/img/", path);
+        if self.thumb_queries.is_empty() {
+            return Thumbnail {
+                src: self.original(path),
+                srcset: String::new(),
+            };
+        }
+        let urls: Vec<(String, Option<u32>)> = self
+            .thumb_queries
+            .iter()
+            .map(|(query, width)| (self.finish(format!("{base}?{query}")), *width))
+            .collect();
+        // The middle size is a sensible default for browsers that ignore srcset.
+        let src = urls[urls.len() / 2].0.clone();
+        let srcset = if urls.len() > 1 {
+            urls.iter()
+                .filter_map(|(url, w)| w.map(|w| format!("{url} {w}w")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            String::new()
+        };
+        Thumbnail { src, srcset }
+    }
+
+    /// Signs `url` (a path below `/img/` with its query) if this configuration needs it.
+    pub fn finish(&self, url: String) -> String {
+        let Some(key) = &self.settings.security.signing_key else {
+            return url;
+        };
+        let transforms = url
+            .split_once('?')
+            .is_some_and(|(_, q)| q.split('&').any(|p| !p.is_empty() && !p.starts_with("s=")));
+        if transforms || self.settings.security.sign_originals {
+            signed_url(key.expose().as_bytes(), &url)
+        } else {
+            url
+        }
+    }
+}
+
+/// The thumbnail queries this configuration accepts, each with its width for `srcset`.
+fn thumb_queries(images: &ImageSettings) -> Vec<(String, Option<u32>)> {
+    if images.presets_only {
+        return match images.presets.contains_key(THUMB_PRESET) {
+            true => vec![(format!("preset={THUMB_PRESET}"), None)],
+            false => Vec::new(),
+        };
+    }
+    let widths: Vec<u32> = if images.allowed_widths.is_empty() {
+        THUMB_WIDTHS.to_vec()
+    } else {
+        let near: Vec<u32> = images
+            .allowed_widths
+            .iter()
+            .copied()
+            .filter(|w| THUMB_WIDTH_RANGE.contains(w))
+            .collect();
+        match near.len() {
+            0 => images.allowed_widths.first().copied().into_iter().collect(),
+            1..=3 => near,
+            n => vec![near[0], near[n / 2], near[n - 1]],
+        }
+    };
+    widths
+        .into_iter()
+        .filter(|&w| w <= images.max_width)
+        .map(|w| {
+            let square = w <= images.max_height
+                && (images.allowed_heights.is_empty() || images.allowed_heights.contains(&w));
+            let query = match square {
+                true => format!("w={w}&h={w}&fit=cover&fmt=webp"),
+                false => format!("w={w}&fmt=webp"),
+            };
+            (query, Some(w))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::LoadOptions;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::load(&LoadOptions::with_overrides(pairs.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn components_are_encoded_separately() {
+        let path = RelPath::parse("with space/ünï #1;x.jpg").unwrap();
+        assert_eq!(
+            Links::encoded("/img/", &path),
+            "/img/with%20space/%C3%BCn%C3%AF%20%231%3Bx.jpg"
+        );
+        assert_eq!(Links::encoded("/img/", &RelPath::root()), "/img/");
+    }
+
+    #[test]
+    fn thumbnails_are_square_webp_in_three_widths() {
+        let s = settings(&[]);
+        let t = Links::new(&s).thumbnail(&RelPath::parse("cats/a.jpg").unwrap());
+        assert_eq!(t.src, "/img/cats/a.jpg?w=320&h=320&fit=cover&fmt=webp");
+        assert_eq!(
+            t.srcset,
+            "/img/cats/a.jpg?w=160&h=160&fit=cover&fmt=webp 160w, \
+             /img/cats/a.jpg?w=320&h=320&fit=cover&fmt=webp 320w, \
+             /img/cats/a.jpg?w=480&h=480&fit=cover&fmt=webp 480w"
+        );
+    }
+
+    #[test]
+    fn thumbnails_respect_allowed_sizes_and_presets_only() {
+        let s = settings(&[("images.allowed_widths", "50,300,1000")]);
+        let t = Links::new(&s).thumbnail(&RelPath::parse("a.jpg").unwrap());
+        assert_eq!(t.src, "/img/a.jpg?w=300&h=300&fit=cover&fmt=webp");
+        assert_eq!(t.srcset, "", "one size needs no srcset");
+        let s = settings(&[
+            ("images.allowed_widths", "50,300,1000"),
+            ("images.allowed_heights", "50,100"),
+        ]);
+        let t = Links::new(&s).thumbnail(&RelPath::parse("a.jpg").unwrap());
+        assert_eq!(
+            t.src, "/img/a.jpg?w=300&fmt=webp",
+            "no square without an allowed height"
+        );
+
+        let s = settings(&[("images.presets_only", "true")]);
+        let t = Links::new(&s).thumbnail(&RelPath::parse("a.jpg").unwrap());
+        assert_eq!(t.src, "/img/a.jpg", "no thumb preset: the original");
+    }
+
+    #[test]
+    fn signing_covers_variants_and_originals_only_when_asked() {
+        let s = settings(&[("security.signing_key", "k")]);
+        let links = Links::new(&s);
+        let path = RelPath::parse("a.jpg").unwrap();
+        assert_eq!(links.original(&path), "/img/a.jpg");
+        assert!(links.thumbnail(&path).src.contains("&s="));
+        let s = settings(&[
+            ("security.signing_key", "k"),
+            ("security.sign_originals", "true"),
+        ]);
+        assert!(Links::new(&s).original(&path).starts_with("/img/a.jpg?s="));
+    }
+}

@@ -1,0 +1,351 @@
+// The studio page in a real browser: starts the real imgserver binary over a temp copy of
+// tests/fixtures, drives Debian's Chromium through playwright-core, checks the gallery and the
+// editor, and saves screenshots under target/ui-screenshots/ for review.
+//
+//   node tests/browser/studio.test.js        (after `cargo build`; IMGSERVER_BIN overrides the binary,
+//                                             CHROMIUM the browser)
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { chromium } = require('playwright-core');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SHOTS = path.join(ROOT, 'target', 'ui-screenshots');
+const ADMIN_TOKEN = 'studio-test-token-' + crypto.randomBytes(6).toString('hex');
+const SIGNING_KEY = 'studio-test-key';
+const TIMEOUT = 30_000;
+
+function binary() {
+  if (process.env.IMGSERVER_BIN) return process.env.IMGSERVER_BIN;
+  const found = ['debug', 'release']
+    .map((p) => path.join(ROOT, 'target', p, 'imgserver'))
+    .filter((p) => fs.existsSync(p))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  if (!found.length) throw new Error('no imgserver binary: run `cargo build` first');
+  return found[0];
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const servers = [];
+
+// A real server over a fresh copy of the fixtures (never the repository itself).
+async function startServer(config) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgserver-ui-'));
+  const images = path.join(dir, 'images');
+  fs.cpSync(path.join(ROOT, 'tests', 'fixtures'), images, { recursive: true });
+  const port = await freePort();
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('IMGSERVER__')));
+  Object.assign(env, { IMGSERVER__LOG__LEVEL: 'warn', IMGSERVER__LIMITS__PER_IP_PER_SECOND: '0' }, config);
+  const child = spawn(binary(), [
+    '--bind', '127.0.0.1', '--port', String(port),
+    '--imagesdir', images, '--cachedir', path.join(dir, 'cache'),
+  ], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const server = { child, dir, base: `http://127.0.0.1:${port}` };
+  servers.push(server);
+  const deadline = Date.now() + TIMEOUT;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('imgserver exited with ' + child.exitCode);
+    try {
+      const res = await fetch(server.base + '/healthz');
+      if (res.ok) return server;
+    } catch (e) { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error('imgserver did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopServer(server) {
+  if (server.child.exitCode === null) {
+    const exited = new Promise((r) => server.child.once('exit', r));
+    process.kill(server.child.pid, 'SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (server.child.exitCode === null) process.kill(server.child.pid, 'SIGKILL');
+  }
+  fs.rmSync(server.dir, { recursive: true, force: true });
+}
+
+let browser;
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  for (const s of servers) await stopServer(s);
+});
+
+// A page that records console errors and CSP violations (load failures of the deliberately broken
+// fixtures are expected and ignored).
+async function openPage(base, viewport = { width: 1360, height: 900 }) {
+  const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) page.problems.push('console: ' + m.text());
+  });
+  return { context, page };
+}
+
+const cardNames = (page) => page.$$eval('#folders .name, #grid .card .name', (els) => els.map((e) => e.textContent));
+
+async function waitForThumbnails(page) {
+  await page.waitForFunction(() => {
+    const imgs = [...document.querySelectorAll('#grid .card.image:not(.broken) img')];
+    return imgs.length > 0 && imgs.every((i) => i.complete);
+  });
+}
+
+async function waitForPreview(page, check) {
+  await page.waitForFunction(check, null, { polling: 100 });
+}
+
+const preview = (page) => page.$eval('#res-img', (img) => ({
+  width: img.naturalWidth,
+  height: img.naturalHeight,
+  format: document.getElementById('res-meta').dataset.format,
+  cache: document.getElementById('res-meta').dataset.cache,
+  meta: document.getElementById('res-meta').textContent,
+}));
+
+test('the gallery lists the fixture images, folder by folder, with lazy thumbnails and /info/ facts', async () => {
+  const server = await startServer({});
+  const { context, page } = await openPage(server.base);
+  const res = await page.goto(server.base + '/');
+  assert.match(res.headers()['content-security-policy'], /default-src 'none'/);
+  await page.waitForSelector('#grid .card');
+  const names = await cardNames(page);
+  for (const n of ['cats', 'formats', 'orientation', 'with space', 'storm.jpg', 'a..b.jpg', 'png-named.jpg']) {
+    assert.ok(names.includes(n), `${n} is listed (got ${names})`);
+  }
+  for (const n of ['.hidden.jpg', '.env', '.git', 'README.md', 'escape.jpg']) {
+    assert.ok(!names.includes(n), `${n} is not listed`);
+  }
+  assert.deepEqual(names.slice(0, 4), ['cats', 'formats', 'orientation', 'with space'], 'folders first');
+
+  await waitForThumbnails(page);
+  const thumb = await page.$eval('#grid .card.image[data-path="storm.jpg"] img', (img) => ({
+    src: img.currentSrc, srcset: img.srcset, sizes: img.sizes, width: img.naturalWidth, lazy: img.loading,
+  }));
+  assert.match(thumb.src, /\/img\/storm\.jpg\?w=\d+&h=\d+&fit=cover&fmt=webp$/);
+  assert.match(thumb.srcset, / 160w, .* 320w, .* 480w$/);
+  assert.equal(thumb.lazy, 'lazy');
+  assert.ok(thumb.width >= 160, 'the thumbnail decoded');
+  await page.waitForFunction(() => /1920×1280 · JPEG/.test(
+    document.querySelector('#grid .card.image[data-path="storm.jpg"] .meta').textContent));
+  await page.waitForFunction(() => /not a supported image/.test(
+    document.querySelector('#grid .card.image[data-path="not-an-image.jpg"] .meta').textContent));
+  await page.screenshot({ path: path.join(SHOTS, 'gallery.png'), fullPage: true });
+
+  // Keyboard only: Tab reaches the folders, Enter opens one.
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(() => document.activeElement.matches('#folders a'))) break;
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'cats');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#grid .card.image[data-path="cats/kitten.png"]');
+  assert.deepEqual(await cardNames(page), ['default.jpg', 'kitten.png']);
+  assert.equal(await page.textContent('#folder-title'), 'cats');
+  await page.goBack();
+  await page.waitForSelector('#grid .card.image[data-path="storm.jpg"]');
+
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test('the editor renders width and format changes and hands out the URL and snippets', async () => {
+  const server = servers[0] || (await startServer({}));
+  const { context, page } = await openPage(server.base);
+  await page.goto(server.base + '/');
+  await page.click('#grid .card.image[data-path="storm.jpg"] a');
+  await page.waitForSelector('#editor:not([hidden])');
+  // Opening an image starts at 800 px wide in its own format.
+  await waitForPreview(page, () => document.getElementById('res-img').naturalWidth === 800);
+  assert.equal((await preview(page)).format, 'jpeg');
+  assert.match(await page.textContent('#orig-meta'), /1920×1280 · JPEG/);
+
+  await page.fill('#w', '320');
+  // The format group works from the keyboard: source -> auto -> jpeg -> webp.
+  await page.focus('#fmt-set input:checked');
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+  assert.equal(await page.$eval('#fmt-set input:checked', (i) => i.value), 'webp');
+  await waitForPreview(page, () => document.getElementById('res-meta').dataset.format === 'webp'
+    && document.getElementById('res-img').naturalWidth === 320);
+  const p = await preview(page);
+  assert.deepEqual([p.width, p.height, p.format], [320, 213, 'webp']);
+  assert.equal(p.cache, 'miss');
+  assert.match(p.meta, /rendered in [\d.]+ ms/, 'render time from Server-Timing');
+
+  const url = server.base + '/img/storm.jpg?w=320&fmt=webp';
+  assert.equal(await page.inputValue('#out-url'), url);
+  await page.click('button[data-copy="out-url"]');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
+  assert.match(page.url(), /#image=storm\.jpg&w=320&fmt=webp$/, 'the editor state is in the address');
+
+  const img = await page.inputValue('#out-img');
+  assert.ok(img.includes(`srcset="${url} 1x, ${server.base}/img/storm.jpg?w=320&fmt=webp&dpr=2 2x"`), img);
+  assert.ok(img.includes('width="320" height="213"'), img);
+  await page.click('#srcset-mode label:has(input[value="widths"])');
+  await page.waitForFunction(() => /640w/.test(document.getElementById('out-img').value));
+  const widths = await page.inputValue('#out-img');
+  assert.match(widths, /w=320&fmt=webp 320w, .*w=1920&fmt=webp 1920w"/);
+  assert.match(widths, /sizes="\(max-width: 320px\) 100vw, 320px"/);
+  const picture = await page.inputValue('#out-picture');
+  assert.match(picture, /<source type="image\/avif"\s+srcset="[^"]*fmt=avif 320w/);
+  assert.match(picture, /<source type="image\/webp"\s+srcset="[^"]*fmt=webp 320w/);
+  assert.match(picture, /<img src="[^"]*fmt=jpeg"/);
+
+  // What the page says about the result is what the server sends.
+  const direct = await fetch(url);
+  assert.equal(direct.headers.get('content-type'), 'image/webp');
+  assert.equal(Number(direct.headers.get('content-length')), Number(await page.$eval('#res-meta', (m) => m.dataset.bytes)));
+
+  // Fit and gravity apply once both sides are set.
+  assert.equal(await page.$eval('#fit-set', (f) => f.disabled), true);
+  await page.fill('#h', '320');
+  await page.click('#fit-set label:has(input[value="contain"])');
+  await waitForPreview(page, () => document.getElementById('res-img').naturalHeight === 320
+    && document.getElementById('res-img').naturalWidth === 320);
+  assert.equal(await page.inputValue('#out-url'), server.base + '/img/storm.jpg?w=320&h=320&fit=contain&fmt=webp');
+  await page.click('#fit-set label:has(input[value="cover"])');
+  await page.click('#g-set label[title="north"]');
+  await page.click('#fmt-set label:has(input[value="png"])');
+  await waitForPreview(page, () => document.getElementById('res-meta').dataset.format === 'png');
+  assert.equal(await page.inputValue('#out-url'), server.base + '/img/storm.jpg?w=320&h=320&g=north&fmt=png');
+  await page.click('#srcset-mode label:has(input[value="density"])');
+  await page.screenshot({ path: path.join(SHOTS, 'editor.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(SHOTS, 'editor-dark.png') });
+  await page.emulateMedia({ colorScheme: 'light' });
+
+  // Escape goes back to the folder.
+  await page.focus('#back');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#gallery:not([hidden])');
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test('names with spaces, unicode, # and ; work end to end', async () => {
+  const server = servers[0];
+  const { context, page } = await openPage(server.base);
+  await page.goto(server.base + '/#folder=with%20space');
+  await page.waitForSelector('#grid .card.image');
+  assert.deepEqual(await cardNames(page), ['ünï cødé #1;x.jpg']);
+  await waitForThumbnails(page);
+  await page.click('#grid .card.image a');
+  await waitForPreview(page, () => document.getElementById('res-img').naturalWidth > 0);
+  assert.equal(await page.inputValue('#out-url'),
+    server.base + '/img/with%20space/%C3%BCn%C3%AF%20c%C3%B8d%C3%A9%20%231%3Bx.jpg?w=' + (await preview(page)).width);
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test('on a phone-sized screen the gallery and the editor fit the width', async () => {
+  const server = servers[0];
+  const { context, page } = await openPage(server.base, { width: 390, height: 844 });
+  await page.goto(server.base + '/');
+  await page.waitForSelector('#grid .card');
+  await waitForThumbnails(page);
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok((await overflow()) <= 0, 'no horizontal scrolling in the gallery');
+  await page.screenshot({ path: path.join(SHOTS, 'gallery-phone.png'), fullPage: false });
+  await page.goto(server.base + '/#image=cats/kitten.png&w=300&fmt=webp');
+  await waitForPreview(page, () => document.getElementById('res-img').naturalWidth === 300);
+  assert.ok((await overflow()) <= 0, 'no horizontal scrolling in the editor');
+  await page.screenshot({ path: path.join(SHOTS, 'editor-phone.png'), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test('with ui.require_token and signing, the page asks for the token once and hands out signed URLs', async () => {
+  const server = await startServer({
+    IMGSERVER__UI__REQUIRE_TOKEN: 'true',
+    IMGSERVER__ADMIN__TOKEN: ADMIN_TOKEN,
+    IMGSERVER__SECURITY__SIGNING_KEY: SIGNING_KEY,
+  });
+  const { context, page } = await openPage(server.base);
+  await page.goto(server.base + '/');
+  await page.waitForSelector('#gate:not([hidden])');
+  assert.equal(await page.$$eval('#grid .card', (c) => c.length), 0, 'no file names before the token');
+  await page.fill('#gate-token', 'wrong');
+  await page.press('#gate-token', 'Enter');
+  await page.waitForFunction(() => /not accepted/.test(document.getElementById('gate-error').textContent));
+  await page.screenshot({ path: path.join(SHOTS, 'locked.png') });
+  await page.fill('#gate-token', ADMIN_TOKEN);
+  await page.press('#gate-token', 'Enter');
+  await page.waitForSelector('#grid .card.image[data-path="storm.jpg"]');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('imgserver.token')), ADMIN_TOKEN);
+
+  const thumb = await page.$eval('#grid .card.image[data-path="storm.jpg"] img', (img) => img.getAttribute('src'));
+  assert.match(thumb, /&s=[A-Za-z0-9_-]{43}$/, 'thumbnails come signed');
+
+  await page.reload();
+  await page.waitForSelector('#grid .card.image[data-path="storm.jpg"]');
+  assert.equal(await page.isVisible('#gate'), false, 'the token is asked once per tab');
+
+  await page.click('#grid .card.image[data-path="storm.jpg"] a');
+  await waitForPreview(page, () => document.getElementById('res-img').naturalWidth === 800);
+  await page.fill('#w', '400');
+  await waitForPreview(page, () => document.getElementById('res-img').naturalWidth === 400);
+  const url = new URL(await page.inputValue('#out-url'));
+  const s = url.searchParams.get('s');
+  const query = [...url.searchParams].filter(([k]) => k !== 's').map(([k, v]) => `${k}=${v}`).sort().join('&');
+  const expected = crypto.createHmac('sha256', SIGNING_KEY).update(`${url.pathname}?${query}`).digest('base64url');
+  assert.equal(s, expected, 'the signature is the HMAC of PATH?sorted query');
+
+  // The admin panel shows what this server's admin API offers, and hides what it answers 404 to.
+  await page.click('#admin-toggle');
+  await page.waitForSelector('#tools:not([hidden])');
+  const auth = { headers: { Authorization: 'Bearer ' + ADMIN_TOKEN } };
+  const cache = await fetch(server.base + '/admin/cache/stats', auth);
+  if (cache.status === 404) {
+    assert.equal(await page.isVisible('#cache-tool'), false);
+  } else {
+    await page.click('#clear');
+    await page.waitForFunction(() => /Removed \d+ cached variant/.test(document.getElementById('admin-result').textContent));
+  }
+  const git = await fetch(server.base + '/admin/git/status', auth);
+  if (git.status === 404) {
+    assert.equal(await page.isVisible('#git-tool'), false);
+  } else {
+    assert.equal(git.status, 409, 'a plain folder is not a git repository');
+    await page.waitForSelector('#git-tool:not([hidden])');
+    assert.match(await page.textContent('#git-facts'), /plain folder/);
+    assert.equal(await page.isVisible('#pull'), false);
+  }
+  assert.equal(await page.isVisible('#no-tools'), cache.status === 404 && git.status === 404);
+  await page.screenshot({ path: path.join(SHOTS, 'admin.png') });
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});

@@ -1,0 +1,1095 @@
+// imgserver studio: a gallery of the served images and a visual URL builder.
+// Plain JS, no build step. Talks to /api/status, /api/tree, /api/sign, /info/ and /img/, and to
+// the admin API (/admin/git/*, /admin/cache/*) when the admin token is entered; any of those a
+// server does not have (404) simply hides its feature.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'imgserver.token';
+  const THUMB_SIZES = '(max-width: 560px) 46vw, 220px';
+  const SNIPPET_WIDTHS = [320, 640, 960, 1280, 1600, 1920, 2560];
+  const INFO_PARALLEL = 4;
+  const PREVIEW_DELAY_MS = 250;
+  // What browsers send for <img>; only fmt=auto looks at it.
+  const PREVIEW_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
+  const FORMAT_NAMES = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', avif: 'AVIF', gif: 'GIF' };
+  const LOSSY = new Set(['jpeg', 'webp', 'avif']);
+
+  const el = (id) => document.getElementById(id);
+
+  const state = {
+    token: sessionStorage.getItem(TOKEN_KEY) || '',
+    status: null,
+    folders: new Map(), // folder path -> /api/tree answer
+    infos: new Map(), // /info/ URL -> promise of its answer
+    signed: new Map(), // unsigned URL -> signed URL
+    git: null, // /admin/git/status answer, when there is one
+    editor: null, // { entry, info, params }
+    preview: { seq: 0, controller: null, objectUrl: null, timer: 0, last: null },
+    started: false,
+  };
+
+  // ---------------------------------------------------------------- HTTP
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  async function api(path, { method = 'GET', body } = {}) {
+    const headers = { Accept: 'application/json' };
+    if (state.token) headers.Authorization = 'Bearer ' + state.token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res;
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network', 'The server cannot be reached.');
+    }
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    if (!res.ok) {
+      const err = (data && data.error) || {};
+      throw new ApiError(res.status, err.code || 'http_' + res.status, err.message || 'The server answered ' + res.status + '.');
+    }
+    return data;
+  }
+
+  // ---------------------------------------------------------------- formatting
+
+  function formatBytes(n) {
+    if (n == null || isNaN(n)) return '';
+    if (n < 1024) return n + ' B';
+    const units = ['KB', 'MB', 'GB'];
+    let v = n / 1024, i = 0;
+    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return (v < 10 ? v.toFixed(1) : Math.round(v)) + ' ' + units[i];
+  }
+
+  function formatName(fmt) {
+    return FORMAT_NAMES[fmt] || (fmt || '').toUpperCase();
+  }
+
+  function formatFromMime(mime) {
+    const m = /^image\/([a-z0-9.+-]+)/i.exec(mime || '');
+    return m ? m[1].toLowerCase().replace('jpg', 'jpeg') : '';
+  }
+
+  function toDate(t) {
+    if (t == null || t === '') return null;
+    if (typeof t === 'number') return new Date(t > 1e12 ? t : t * 1000);
+    const d = new Date(t);
+    return isNaN(d) ? null : d;
+  }
+
+  function ago(date) {
+    if (!date) return '';
+    const s = Math.round((date.getTime() - Date.now()) / 1000);
+    const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+    const steps = [[60, 'second'], [60, 'minute'], [24, 'hour'], [30, 'day'], [12, 'month'], [Infinity, 'year']];
+    let v = s;
+    for (const [size, unit] of steps) {
+      if (Math.abs(v) < size) return rtf.format(Math.round(v), unit);
+      v /= size;
+    }
+    return '';
+  }
+
+  const short = (commit) => (commit || '').slice(0, 7);
+
+  // URLs keep their raw '&': valid in HTML attributes, and what people expect to paste.
+  function escapeAttr(s) {
+    return String(s).replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  }
+
+  let toastTimer = 0;
+  function toast(message) {
+    const t = el('toast');
+    t.textContent = message;
+    t.classList.add('show');
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => t.classList.remove('show'), 1800);
+  }
+
+  function show(view) {
+    for (const id of ['gate', 'gallery', 'editor', 'fatal']) el(id).hidden = id !== view;
+  }
+
+  function fatal(message) {
+    el('fatal').textContent = message;
+    show('fatal');
+  }
+
+  // Hash routes: #folder=cats and #image=cats/kitten.png&w=400&fmt=webp
+  const encodePath = (p) => encodeURIComponent(p).replace(/%2F/g, '/');
+
+  function currentRoute() {
+    const q = new URLSearchParams(location.hash.slice(1));
+    if (q.has('image')) return { view: 'editor', path: q.get('image'), query: q };
+    return { view: 'gallery', path: q.get('folder') || '' };
+  }
+
+  const folderHref = (path) => (path ? '#folder=' + encodePath(path) : '#');
+  const parentOf = (path) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+  const baseName = (path) => path.slice(path.lastIndexOf('/') + 1);
+
+  // ---------------------------------------------------------------- start
+
+  async function start() {
+    let status;
+    try {
+      status = await api('/api/status');
+    } catch (e) {
+      if (e.status === 401) return lock(state.token ? 'That token was not accepted.' : '');
+      if (e.status === 404) return fatal('The studio page is switched off on this server.');
+      return fatal(e.message);
+    }
+    state.status = status;
+    if (!state.started) {
+      state.started = true;
+      window.addEventListener('hashchange', route);
+    }
+    el('admin-toggle').hidden = !status.admin;
+    setupLimits(status.images);
+    renderSync();
+    if (state.token && status.admin) {
+      if (status.require_token || (await tokenWorks())) await signedIn();
+      else saveToken('');
+    }
+    route();
+  }
+
+  // Presets and allowed sizes, as this server's configuration has them.
+  function setupLimits(images) {
+    const names = Object.keys(images.presets || {});
+    const select = el('preset');
+    select.replaceChildren(...(images.presets_only ? [] : [new Option('none', '')]),
+      ...names.map((n) => {
+        const o = new Option(n, n);
+        o.title = images.presets[n];
+        return o;
+      }));
+    el('preset-row').hidden = names.length === 0;
+    for (const [id, list] of [['allowed-w', images.allowed_widths], ['allowed-h', images.allowed_heights]]) {
+      el(id).replaceChildren(...list.map((v) => new Option(String(v))));
+    }
+  }
+
+  function lock(message) {
+    show('gate');
+    el('gate-error').textContent = message;
+    el('gate-token').value = '';
+    el('gate-token').focus();
+  }
+
+  function saveToken(token) {
+    state.token = token;
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+    state.signed.clear();
+  }
+
+  function route() {
+    const r = currentRoute();
+    if (r.view === 'editor') openEditor(r.path, r.query);
+    else showFolder(r.path);
+  }
+
+  // ---------------------------------------------------------------- sync status
+
+  function renderSync() {
+    const box = el('sync');
+    const git = state.git;
+    const source = state.status && state.status.source;
+    box.replaceChildren();
+    const dot = document.createElement('span');
+    dot.className = 'state';
+    dot.setAttribute('aria-hidden', 'true');
+    box.append(dot);
+    const add = (text, asCode) => {
+      const node = document.createElement(asCode ? 'code' : 'span');
+      node.textContent = text;
+      box.append(node);
+    };
+    if (git && git.commit) {
+      add(short(git.commit), true);
+      if (git.branch) add('· ' + git.branch);
+      const sync = git.last_sync || {};
+      const when = toDate(sync.time);
+      const failed = git.last_error || (sync.result && !/^(ok|success|updated|up[-_ ]to[-_ ]date|unchanged)$/i.test(String(sync.result)));
+      dot.classList.add(failed ? 'bad' : 'ok');
+      if (when) add('· synced ' + ago(when));
+      box.title = [
+        'Served commit ' + git.commit,
+        when ? 'Last sync ' + when.toLocaleString() + (sync.result ? ' (' + sync.result + ')' : '') : '',
+        git.last_error ? 'Last error: ' + (git.last_error.message || git.last_error) : '',
+      ].filter(Boolean).join('\n');
+    } else if (source && source.kind === 'git') {
+      dot.classList.add('ok');
+      add(short(source.commit), true);
+      if (source.branch) add('· ' + source.branch);
+      const when = toDate(source.committed_at);
+      if (when) add('· committed ' + ago(when));
+      box.title = 'Served commit ' + source.commit;
+    } else if (source) {
+      add('plain folder');
+      box.title = 'The images are served from a folder, not a git checkout.';
+    }
+    box.hidden = !source && !git;
+  }
+
+  // ---------------------------------------------------------------- admin
+
+  function toggleAdmin(open) {
+    const panel = el('admin');
+    const willOpen = open === undefined ? panel.hidden : open;
+    panel.hidden = !willOpen;
+    el('admin-toggle').setAttribute('aria-expanded', String(willOpen));
+    if (!willOpen) return;
+    const first = state.token
+      ? [...el('tools').querySelectorAll('button')].find((b) => b.offsetParent !== null)
+      : el('login-token');
+    if (first) first.focus();
+  }
+
+  // An empty signing request is the cheapest call that checks the admin token.
+  async function tokenWorks() {
+    try {
+      await api('/api/sign', { method: 'POST', body: { urls: [] } });
+      return true;
+    } catch (e) {
+      if (e.status !== 401) el('login-error').textContent = e.message;
+      return false;
+    }
+  }
+
+  async function signIn(token) {
+    el('login-error').textContent = '';
+    saveToken(token);
+    if (!(await tokenWorks())) {
+      saveToken('');
+      if (!el('login-error').textContent) el('login-error').textContent = 'That token was not accepted.';
+      return;
+    }
+    el('login-token').value = '';
+    el('login-error').textContent = '';
+    await signedIn();
+    if (state.editor) schedulePreview(0);
+  }
+
+  async function signedIn() {
+    el('login').hidden = true;
+    el('tools').hidden = false;
+    el('admin-toggle').classList.add('signed-in');
+    el('admin-toggle-label').textContent = 'Admin';
+    await Promise.all([loadGit(), loadCacheStats()]);
+    el('no-tools').hidden = !(el('git-tool').hidden && el('cache-tool').hidden);
+  }
+
+  function signOut() {
+    saveToken('');
+    state.git = null;
+    el('login').hidden = false;
+    el('tools').hidden = true;
+    el('admin-toggle').classList.remove('signed-in');
+    el('admin-result').textContent = '';
+    renderSync();
+    if (state.status && state.status.require_token) {
+      el('admin').hidden = true;
+      return lock('');
+    }
+    if (state.editor) schedulePreview(0);
+  }
+
+  function facts(dl, rows) {
+    dl.replaceChildren();
+    for (const [k, v, title] of rows) {
+      if (v == null || v === '') continue;
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = v;
+      if (title) dd.title = title;
+      dl.append(dt, dd);
+    }
+  }
+
+  async function loadGit() {
+    const tool = el('git-tool');
+    try {
+      state.git = await api('/admin/git/status');
+    } catch (e) {
+      state.git = null;
+      if (e.status === 401) return signOut();
+      if (e.code === 'not_a_git_repository') {
+        tool.hidden = false;
+        el('pull').hidden = true;
+        facts(el('git-facts'), [['Source', 'a plain folder (no git)']]);
+      } else {
+        tool.hidden = true;
+      }
+      renderSync();
+      return;
+    }
+    const g = state.git;
+    const sync = g.last_sync || {};
+    const when = toDate(sync.time);
+    tool.hidden = false;
+    el('pull').hidden = false;
+    facts(el('git-facts'), [
+      ['Commit', short(g.commit), g.commit],
+      ['Branch', g.branch],
+      ['Remote', g.remote],
+      ['Last sync', when ? ago(when) + (sync.result ? ' · ' + sync.result : '') : sync.result, when ? when.toLocaleString() : ''],
+      ['Last error', g.last_error ? (g.last_error.message || String(g.last_error)) : ''],
+    ]);
+    renderSync();
+  }
+
+  async function loadCacheStats() {
+    const tool = el('cache-tool');
+    let stats;
+    try {
+      stats = await api('/admin/cache/stats');
+    } catch (e) {
+      if (e.status === 401) return signOut();
+      tool.hidden = e.status === 404;
+      if (!tool.hidden) facts(el('cache-facts'), [['Stats', e.message]]);
+      return;
+    }
+    tool.hidden = false;
+    const rows = [];
+    const walk = (obj, prefix) => {
+      for (const [k, v] of Object.entries(obj || {})) {
+        const label = (prefix ? prefix + ' ' : '') + k.replace(/_/g, ' ');
+        if (v && typeof v === 'object' && !Array.isArray(v)) { if (!prefix) walk(v, k); continue; }
+        if (typeof v === 'number' && /bytes/.test(k)) rows.push([label, formatBytes(v)]);
+        else if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') rows.push([label, String(v)]);
+      }
+    };
+    walk(stats, '');
+    facts(el('cache-facts'), rows.slice(0, 10));
+  }
+
+  function adminResult(message, ok) {
+    const r = el('admin-result');
+    r.textContent = message;
+    r.className = 'result ' + (ok ? 'ok' : 'bad');
+  }
+
+  async function busy(button, job) {
+    button.disabled = true;
+    try { await job(); } finally { button.disabled = false; }
+  }
+
+  async function pull() {
+    await busy(el('pull'), async () => {
+      adminResult('Pulling…', true);
+      try {
+        const r = await api('/admin/git/pull', { method: 'POST' });
+        const changed = Array.isArray(r.changed) ? r.changed.length : r.changed;
+        const took = r.duration_ms != null ? ' in ' + Math.round(r.duration_ms) + ' ms' : '';
+        if (r.updated) {
+          adminResult('Updated ' + short(r.from) + ' → ' + short(r.to) + ': ' + (changed ?? 0) + ' file(s) changed, '
+            + (r.invalidated ?? 0) + ' cached variant(s) dropped' + took + '.', true);
+        } else {
+          adminResult('Already up to date' + (r.to ? ' at ' + short(r.to) : '') + took + '.', true);
+        }
+        state.folders.clear();
+        state.infos.clear();
+        await Promise.all([loadGit(), loadCacheStats()]);
+        route();
+      } catch (e) {
+        if (e.status === 401) return signOut();
+        adminResult('Pull failed: ' + e.message, false);
+        loadGit();
+      }
+    });
+  }
+
+  async function clearCache() {
+    const folder = currentFolder();
+    const scoped = el('clear-scope').checked && folder;
+    await busy(el('clear'), async () => {
+      try {
+        const r = await api('/admin/cache/clear', { method: 'POST', body: scoped ? { prefix: folder } : {} });
+        adminResult('Removed ' + (r.removed_entries ?? 0) + ' cached variant(s)' + (scoped ? ' under ' + folder + '/' : '')
+          + ', freed ' + formatBytes(r.freed_bytes ?? 0) + '.', true);
+        loadCacheStats();
+      } catch (e) {
+        if (e.status === 401) return signOut();
+        adminResult('Clearing failed: ' + e.message, false);
+      }
+    });
+  }
+
+  function currentFolder() {
+    const r = currentRoute();
+    return r.view === 'editor' ? parentOf(r.path) : r.path;
+  }
+
+  function updateClearScope() {
+    const folder = currentFolder();
+    el('clear-scope-row').hidden = !folder;
+    el('clear-folder').textContent = folder + '/';
+  }
+
+  // ---------------------------------------------------------------- gallery
+
+  async function loadFolder(path) {
+    if (state.folders.has(path)) return state.folders.get(path);
+    const data = await api('/api/tree?path=' + encodeURIComponent(path));
+    state.folders.set(path, data);
+    return data;
+  }
+
+  function loadInfo(url) {
+    if (!state.infos.has(url)) {
+      const p = api(url);
+      p.catch(() => state.infos.delete(url));
+      state.infos.set(url, p);
+    }
+    return state.infos.get(url);
+  }
+
+  function renderCrumbs(path) {
+    const ol = el('crumbs');
+    ol.replaceChildren();
+    const parts = path ? path.split('/') : [];
+    const items = [['All images', '']];
+    parts.forEach((p, i) => items.push([p, parts.slice(0, i + 1).join('/')]));
+    items.pop();
+    for (const [label, target] of items) {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = folderHref(target);
+      a.textContent = label;
+      li.append(a);
+      ol.append(li);
+    }
+    ol.parentElement.hidden = items.length === 0;
+  }
+
+  async function showFolder(path) {
+    state.editor = null;
+    stopPreview();
+    const wasHidden = el('gallery').hidden;
+    show('gallery');
+    updateClearScope();
+    renderCrumbs(path);
+    el('folder-title').textContent = path ? baseName(path) : 'All images';
+    document.title = (path ? path + ' · ' : '') + 'imgserver studio';
+    let data;
+    try {
+      data = await loadFolder(path);
+    } catch (e) {
+      if (e.status === 401) return lock('The token is no longer accepted.');
+      el('grid').replaceChildren();
+      el('folders').replaceChildren();
+      el('count').textContent = '';
+      el('empty').hidden = false;
+      el('empty').textContent = e.status === 404 ? 'There is no such folder.' : e.message;
+      return;
+    }
+    const r = currentRoute();
+    if (r.view !== 'gallery' || r.path !== path) return;
+    renderGrid(data);
+    if (!wasHidden) el('folder-title').focus({ preventScroll: true });
+  }
+
+  const infoObserver = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      infoObserver.unobserve(e.target);
+      queueInfo(e.target);
+    }
+  }, { rootMargin: '300px' });
+
+  const infoQueue = [];
+  let infoActive = 0;
+  function queueInfo(card) {
+    infoQueue.push(card);
+    pumpInfo();
+  }
+  function pumpInfo() {
+    while (infoActive < INFO_PARALLEL && infoQueue.length) {
+      const card = infoQueue.shift();
+      if (!card.isConnected) continue;
+      infoActive++;
+      const meta = card.querySelector('.meta');
+      loadInfo(card.dataset.info)
+        .then((info) => {
+          meta.textContent = info.width + '×' + info.height + ' · ' + formatName(info.format) + ' · ' + formatBytes(info.bytes);
+        })
+        .catch((e) => {
+          if (e.status === 422 || e.status === 404) {
+            card.classList.add('broken');
+            meta.textContent = e.status === 422 ? 'not a supported image' : 'missing';
+          }
+        })
+        .finally(() => { infoActive--; pumpInfo(); });
+    }
+  }
+
+  function imageCard(image) {
+    const li = el('image-card').content.firstElementChild.cloneNode(true);
+    const a = li.querySelector('a');
+    a.href = '#image=' + encodePath(image.path);
+    li.querySelector('.name').textContent = image.name;
+    li.querySelector('.name').title = image.name;
+    li.querySelector('.meta').textContent = formatBytes(image.bytes);
+    li.dataset.info = image.info;
+    li.dataset.path = image.path;
+    const img = li.querySelector('img');
+    if (image.thumb.srcset) {
+      img.sizes = THUMB_SIZES;
+      img.srcset = image.thumb.srcset;
+    }
+    img.src = image.thumb.src;
+    // A 429 or 503 under a burst of misses deserves a few more tries, backing off (a fresh
+    // element loads again; the URL itself must not change, it may be signed). A file that
+    // /info/ already found unsupported is not retried.
+    const watch = (node, attempt) => node.addEventListener('error', () => {
+      if (attempt >= 3 || li.classList.contains('broken')) {
+        li.classList.add('broken');
+        return;
+      }
+      setTimeout(() => {
+        const again = node.cloneNode();
+        watch(again, attempt + 1);
+        node.replaceWith(again);
+      }, 1500 * 2 ** attempt);
+    }, { once: true });
+    watch(img, 0);
+    infoObserver.observe(li);
+    return li;
+  }
+
+  function folderCard(folder) {
+    const li = el('folder-card').content.firstElementChild.cloneNode(true);
+    li.querySelector('a').href = folderHref(folder.path);
+    li.dataset.path = folder.path;
+    li.querySelector('.name').textContent = folder.name;
+    li.querySelector('.name').title = folder.name;
+    return li;
+  }
+
+  function renderGrid(data) {
+    infoObserver.disconnect();
+    infoQueue.length = 0;
+    el('folders').replaceChildren(...data.folders.map(folderCard));
+    const frag = document.createDocumentFragment();
+    for (const i of data.images) frag.append(imageCard(i));
+    el('grid').replaceChildren(frag);
+    const parts = [];
+    if (data.images.length) parts.push(data.images.length + (data.images.length === 1 ? ' image' : ' images'));
+    if (data.folders.length) parts.push(data.folders.length + (data.folders.length === 1 ? ' folder' : ' folders'));
+    if (data.other_files) parts.push(data.other_files + ' other file' + (data.other_files === 1 ? '' : 's') + ' not shown');
+    if (data.truncated) parts.push('list truncated');
+    el('count').textContent = parts.join(' · ');
+    el('empty').hidden = data.images.length + data.folders.length > 0;
+    el('empty').textContent = 'No images in this folder.';
+  }
+
+  // ---------------------------------------------------------------- editor
+
+  function defaultParams() {
+    const images = state.status ? state.status.images : { presets: {} };
+    const preset = images.presets_only ? Object.keys(images.presets)[0] || '' : '';
+    return { preset, w: null, h: null, fit: 'cover', g: 'center', fmt: '', q: null, dpr: 1, bg: 'ffffff' };
+  }
+
+  function paramsFromQuery(q) {
+    const p = defaultParams();
+    const int = (v) => (/^\d{1,5}$/.test(v || '') && +v > 0 ? +v : null);
+    if (q.has('preset')) p.preset = q.get('preset');
+    p.w = int(q.get('w'));
+    p.h = int(q.get('h'));
+    if (q.get('fit')) p.fit = q.get('fit');
+    if (q.get('g')) p.g = q.get('g');
+    if (q.has('fmt')) p.fmt = q.get('fmt');
+    p.q = int(q.get('q'));
+    if (q.get('dpr')) p.dpr = +q.get('dpr') || 1;
+    if (/^[0-9a-f]{6}$/i.test(q.get('bg') || '')) p.bg = q.get('bg').toLowerCase();
+    const given = ['preset', 'w', 'h', 'fit', 'g', 'fmt', 'q', 'dpr', 'bg'].some((k) => q.has(k));
+    return { params: p, given };
+  }
+
+  const sourceFormat = () => (state.editor && state.editor.info ? state.editor.info.format : '');
+  const defaultQuality = () => (state.status ? state.status.images.default_quality : 80);
+  const outputFormat = (p) => p.fmt || sourceFormat();
+
+  function usesQuality(p) {
+    const f = outputFormat(p);
+    return f === 'auto' || LOSSY.has(f);
+  }
+  const boxed = (p) => Boolean(p.w && p.h);
+  const usesGravity = (p) => boxed(p) && (p.fit === 'cover' || p.fit === 'contain');
+  // bg letterboxes `contain`, and flattens transparency when a source that may have it becomes JPEG.
+  const usesBackground = (p) => (boxed(p) && p.fit === 'contain')
+    || (outputFormat(p) === 'jpeg' && sourceFormat() !== 'jpeg');
+
+  // The query for params, in a fixed readable order, leaving out what equals the default.
+  function queryOf(p) {
+    const out = [];
+    if (p.preset) out.push('preset=' + encodeURIComponent(p.preset));
+    if (p.w) out.push('w=' + p.w);
+    if (p.h) out.push('h=' + p.h);
+    if (boxed(p) && p.fit && p.fit !== 'cover') out.push('fit=' + p.fit);
+    if (usesGravity(p) && p.g && p.g !== 'center') out.push('g=' + p.g);
+    if (usesBackground(p) && p.bg && p.bg !== 'ffffff') out.push('bg=' + p.bg);
+    if (p.fmt) out.push('fmt=' + p.fmt);
+    if (usesQuality(p) && p.q && p.q !== defaultQuality()) out.push('q=' + p.q);
+    if (p.dpr && p.dpr !== 1) out.push('dpr=' + p.dpr);
+    return out.join('&');
+  }
+
+  function urlOf(entry, p) {
+    const q = queryOf(p);
+    return q ? entry.url + '?' + q : entry.original;
+  }
+
+  async function openEditor(path, query) {
+    stopPreview();
+    show('editor');
+    updateClearScope();
+    const parent = parentOf(path);
+    el('back').href = folderHref(parent);
+    el('back').textContent = parent ? baseName(parent) : 'All images';
+    el('editor-title').textContent = baseName(path);
+    document.title = baseName(path) + ' · imgserver studio';
+    const { params, given } = paramsFromQuery(query);
+    const same = state.editor && state.editor.entry.path === path;
+    if (!same) {
+      el('source-meta').textContent = '';
+      el('orig-meta').textContent = '';
+      el('res-meta').textContent = '';
+      el('orig-img').removeAttribute('src');
+      el('res-img').removeAttribute('src');
+      el('res-error').hidden = true;
+    }
+    let entry;
+    try {
+      const folder = await loadFolder(parent);
+      entry = folder.images.find((i) => i.path === path);
+    } catch (e) {
+      if (e.status === 401) return lock('The token is no longer accepted.');
+    }
+    if (!entry) {
+      state.editor = null;
+      el('source-meta').textContent = 'There is no such image.';
+      setControlsEnabled(false);
+      return;
+    }
+    state.editor = { entry, info: same ? state.editor.info : null, params };
+    setControlsEnabled(true);
+    writeControls();
+    el('editor-title').focus({ preventScroll: true });
+    if (!state.editor.info) {
+      el('orig-img').src = entry.original;
+      try {
+        state.editor.info = await loadInfo(entry.info);
+      } catch (e) {
+        el('source-meta').textContent = e.message;
+        el('res-error').textContent = e.message;
+        el('res-error').hidden = false;
+        setControlsEnabled(false);
+        return;
+      }
+      if (!state.editor || state.editor.entry !== entry) return;
+      const info = state.editor.info;
+      const desc = info.width + '×' + info.height + ' · ' + formatName(info.format) + ' · ' + formatBytes(info.bytes);
+      el('source-meta').textContent = desc;
+      el('orig-meta').textContent = desc;
+      if (!given && !state.editor.params.preset) state.editor.params.w = Math.min(800, info.width);
+      writeControls();
+      updateHash();
+    }
+    schedulePreview(0);
+  }
+
+  function setControlsEnabled(on) {
+    for (const c of el('controls').elements) c.disabled = !on;
+    if (on) updateControlStates();
+  }
+
+  function radio(name) {
+    const c = document.querySelector('input[name="' + name + '"]:checked');
+    return c ? c.value : '';
+  }
+
+  function setRadio(form, name, value) {
+    for (const r of form.querySelectorAll('input[name="' + name + '"]')) r.checked = r.value === String(value);
+  }
+
+  function writeControls() {
+    const p = state.editor.params;
+    const f = el('controls');
+    const limits = state.status.images;
+    el('w').max = limits.max_width;
+    el('h').max = limits.max_height;
+    el('preset').value = p.preset || '';
+    el('w').value = p.w || '';
+    el('h').value = p.h || '';
+    setRadio(f, 'fit', p.fit || 'cover');
+    setRadio(f, 'g', p.g || 'center');
+    setRadio(f, 'fmt', p.fmt || '');
+    setRadio(f, 'dpr', p.dpr || 1);
+    el('bg').value = '#' + (p.bg || 'ffffff');
+    el('q').value = p.q || defaultQuality();
+    updateControlStates();
+  }
+
+  function readControls() {
+    const p = state.editor.params;
+    const int = (v) => {
+      const n = Math.round(Number(v));
+      return v !== '' && n > 0 ? n : null;
+    };
+    p.preset = el('preset').value;
+    p.w = int(el('w').value);
+    p.h = int(el('h').value);
+    p.fit = radio('fit') || 'cover';
+    p.g = radio('g') || 'center';
+    p.fmt = radio('fmt');
+    p.dpr = Number(radio('dpr')) || 1;
+    p.bg = el('bg').value.replace('#', '').toLowerCase();
+    const q = Number(el('q').value);
+    p.q = q === defaultQuality() ? null : q;
+  }
+
+  function updateControlStates() {
+    const p = state.editor ? state.editor.params : defaultParams();
+    el('fit-set').disabled = !boxed(p);
+    el('g-set').disabled = !usesGravity(p);
+    el('bg-row').hidden = !usesBackground(p);
+    el('q-row').hidden = !usesQuality(p);
+    el('q-out').textContent = el('q').value;
+  }
+
+  function updateHash() {
+    const ed = state.editor;
+    if (!ed) return;
+    const q = queryOf(ed.params);
+    history.replaceState(null, '', '#image=' + encodePath(ed.entry.path) + (q ? '&' + q : ''));
+  }
+
+  function onControlsInput() {
+    if (!state.editor) return;
+    readControls();
+    updateControlStates();
+    updateHash();
+    schedulePreview(PREVIEW_DELAY_MS);
+  }
+
+  function resetControls() {
+    if (!state.editor) return;
+    const info = state.editor.info;
+    state.editor.params = defaultParams();
+    if (info && !state.editor.params.preset) state.editor.params.w = Math.min(800, info.width);
+    writeControls();
+    updateHash();
+    schedulePreview(0);
+  }
+
+  // The sizes a snippet offers: 1x/2x of the chosen size, or a ladder of widths.
+  function srcsetPlan(p, fmt) {
+    const base = Object.assign({}, p, { fmt: fmt === undefined ? p.fmt : fmt });
+    const mode = radio('mode') || 'density';
+    if (mode === 'density' || !state.editor.info) {
+      if (!p.w && !p.h && !p.preset) return { mode: 'single', items: [[Object.assign({}, base, { dpr: 1 }), '']] };
+      return {
+        mode: 'density',
+        items: [[Object.assign({}, base, { dpr: 1 }), '1x'], [Object.assign({}, base, { dpr: 2 }), '2x']],
+      };
+    }
+    const info = state.editor.info;
+    const limits = state.status.images;
+    const ceiling = Math.min(info.width, limits.max_width);
+    const ladder = limits.allowed_widths.length ? limits.allowed_widths : SNIPPET_WIDTHS;
+    let widths = ladder.filter((w) => w <= ceiling);
+    if (!widths.length) widths = [Math.min(ladder[0], limits.max_width)];
+    const ratio = p.w && p.h ? p.h / p.w : null;
+    return {
+      mode: 'widths',
+      items: widths.map((w) => [Object.assign({}, base, {
+        w,
+        h: ratio ? Math.max(1, Math.round(w * ratio)) : null,
+        dpr: 1,
+      }), w + 'w']),
+    };
+  }
+
+  function fallbackFormat(p) {
+    if (['jpeg', 'png', 'gif'].includes(p.fmt)) return p.fmt;
+    const src = sourceFormat();
+    return src === 'png' || src === 'gif' ? src : 'jpeg';
+  }
+
+  // Every URL the editor shows, unsigned, keyed so the snippets can be written after signing.
+  function plan() {
+    const ed = state.editor;
+    const p = ed.params;
+    const main = urlOf(ed.entry, p);
+    const img = srcsetPlan(p);
+    const picture = {
+      avif: srcsetPlan(p, 'avif'),
+      webp: srcsetPlan(p, 'webp'),
+      fallback: srcsetPlan(p, fallbackFormat(p)),
+    };
+    const all = new Set([main]);
+    for (const s of [img, picture.avif, picture.webp, picture.fallback]) {
+      for (const item of s.items) all.add(urlOf(ed.entry, item[0]));
+    }
+    return { main, img, picture, all: [...all] };
+  }
+
+  async function sign(urls) {
+    if (!state.status.signing) return;
+    const missing = urls.filter((u) => !state.signed.has(u) && u.includes('?'));
+    if (!missing.length) return;
+    if (!state.token) throw new ApiError(401, 'unauthorized', 'This server only renders signed URLs: sign in with the admin token to get them.');
+    const r = await api('/api/sign', { method: 'POST', body: { urls: missing } });
+    missing.forEach((u, i) => state.signed.set(u, r.urls[i]));
+  }
+
+  const signedOf = (url) => state.signed.get(url) || url;
+  const absolute = (url) => location.origin + signedOf(url);
+
+  // Signs what needs it and writes the URL and snippets; `current` says whether they still apply.
+  async function refreshOutputs(current) {
+    const urls = plan();
+    const note = el('sign-note');
+    try {
+      await sign(urls.all);
+      note.hidden = true;
+    } catch (e) {
+      if (!current()) return null;
+      note.textContent = e.status === 404
+        ? 'This server only renders signed URLs, and signing needs an admin token configured on the server.'
+        : e.message;
+      note.hidden = false;
+    }
+    if (!current() || !state.editor) return null;
+    el('out-url').value = absolute(urls.main);
+    writeSnippets(urls);
+    return urls;
+  }
+
+  function schedulePreview(delay) {
+    clearTimeout(state.preview.timer);
+    state.preview.timer = setTimeout(renderPreview, delay);
+  }
+
+  function stopPreview() {
+    clearTimeout(state.preview.timer);
+    state.preview.seq++;
+    if (state.preview.controller) state.preview.controller.abort();
+    state.preview.controller = null;
+    el('res-frame').classList.remove('loading');
+  }
+
+  async function renderPreview() {
+    const ed = state.editor;
+    if (!ed) return;
+    const seq = ++state.preview.seq;
+    const urls = await refreshOutputs(() => seq === state.preview.seq);
+    if (!urls) return;
+
+    if (state.preview.controller) state.preview.controller.abort();
+    const controller = new AbortController();
+    state.preview.controller = controller;
+    el('res-frame').classList.add('loading');
+    el('res-error').hidden = true;
+    const started = performance.now();
+    let res, blob;
+    try {
+      res = await fetch(signedOf(urls.main), { headers: { Accept: PREVIEW_ACCEPT }, cache: 'no-store', signal: controller.signal });
+      if (!res.ok) {
+        let message = 'The server answered ' + res.status + '.';
+        try { message = (await res.json()).error.message || message; } catch (e) { /* not JSON */ }
+        throw new ApiError(res.status, 'preview', message);
+      }
+      blob = await res.blob();
+    } catch (e) {
+      if (seq !== state.preview.seq || e.name === 'AbortError') return;
+      el('res-frame').classList.remove('loading');
+      el('res-error').textContent = e.message;
+      el('res-error').hidden = false;
+      el('res-meta').textContent = '';
+      return;
+    }
+    if (seq !== state.preview.seq) return;
+    const total = performance.now() - started;
+    const objectUrl = URL.createObjectURL(blob);
+    const img = el('res-img');
+    const old = state.preview.objectUrl;
+    state.preview.objectUrl = objectUrl;
+    img.onload = () => {
+      if (old) URL.revokeObjectURL(old);
+      if (seq !== state.preview.seq) return;
+      el('res-frame').classList.remove('loading');
+      state.preview.last = { width: img.naturalWidth, height: img.naturalHeight };
+      img.dataset.url = signedOf(urls.main);
+      describeResult(res, blob, total);
+      writeSnippets(urls);
+    };
+    img.onerror = () => {
+      if (seq !== state.preview.seq) return;
+      el('res-frame').classList.remove('loading');
+      el('res-error').textContent = 'This browser cannot display ' + formatName(formatFromMime(res.headers.get('Content-Type'))) + ', but the URL works.';
+      el('res-error').hidden = false;
+      describeResult(res, blob, total);
+    };
+    img.src = objectUrl;
+  }
+
+  function describeResult(res, blob, total) {
+    const meta = el('res-meta');
+    meta.replaceChildren();
+    const fmt = formatFromMime(res.headers.get('Content-Type'));
+    const img = el('res-img');
+    const parts = [formatName(fmt)];
+    if (img.naturalWidth) parts.push(img.naturalWidth + '×' + img.naturalHeight);
+    const bytes = Number(res.headers.get('Content-Length')) || blob.size;
+    parts.push(formatBytes(bytes));
+    meta.append(parts.join(' · '));
+    const info = state.editor && state.editor.info;
+    if (info && info.bytes && bytes < info.bytes) {
+      const saved = document.createElement('span');
+      saved.className = 'good';
+      saved.textContent = ' −' + Math.round((1 - bytes / info.bytes) * 100) + '%';
+      meta.append(saved);
+    }
+    const timing = /render;dur=([\d.]+)/.exec(res.headers.get('Server-Timing') || '');
+    const cache = res.headers.get('X-Cache') || '';
+    const when = timing ? ' · rendered in ' + Number(timing[1]).toFixed(1) + ' ms' : '';
+    meta.append(when + (cache ? ' · ' + cache : '') + ' · ' + Math.round(total) + ' ms total');
+    meta.dataset.cache = cache;
+    meta.dataset.bytes = String(bytes);
+    meta.dataset.format = fmt;
+  }
+
+  // Width and height attributes for the snippets: the rendered size at 1x.
+  function displaySize() {
+    const last = state.preview.last;
+    const ed = state.editor;
+    if (!last || !ed) return null;
+    const dpr = ed.params.dpr || 1;
+    return { width: Math.round(last.width / dpr), height: Math.round(last.height / dpr) };
+  }
+
+  function srcsetText(entry, s) {
+    return s.items.map(([p, d]) => absolute(urlOf(entry, p)) + (d ? ' ' + d : '')).join(', ');
+  }
+
+  // The src of a srcset snippet: the 1x URL, or the width nearest the chosen one.
+  function srcItem(s, p) {
+    if (s.mode !== 'widths') return s.items[0];
+    const target = p.w || 960;
+    return s.items.reduce((best, it) => (Math.abs(it[0].w - target) < Math.abs(best[0].w - target) ? it : best));
+  }
+
+  function sizesAttr(p) {
+    const w = p.w || (state.editor.info && state.editor.info.width);
+    return w ? '(max-width: ' + w + 'px) 100vw, ' + w + 'px' : '100vw';
+  }
+
+  function writeSnippets(urls) {
+    const ed = state.editor;
+    if (!ed) return;
+    const p = ed.params;
+    const size = displaySize();
+    const dims = size ? ' width="' + size.width + '" height="' + size.height + '"' : '';
+    const tail = dims + ' alt="" loading="lazy" decoding="async">';
+    const attr = (s) => escapeAttr(s);
+    const imgTag = (s) => {
+      const src = absolute(urlOf(ed.entry, srcItem(s, p)[0]));
+      if (s.mode === 'single') return '<img src="' + attr(src) + '"' + tail;
+      let tag = '<img src="' + attr(src) + '"\n     srcset="' + attr(srcsetText(ed.entry, s)) + '"';
+      if (s.mode === 'widths') tag += '\n     sizes="' + sizesAttr(p) + '"';
+      return tag + '\n    ' + tail;
+    };
+    el('out-img').value = imgTag(urls.img);
+    const source = (type, s) => {
+      if (s.mode === 'single') return '  <source type="' + type + '" srcset="' + attr(absolute(urlOf(ed.entry, s.items[0][0]))) + '">';
+      let tag = '  <source type="' + type + '"\n          srcset="' + attr(srcsetText(ed.entry, s)) + '"';
+      if (s.mode === 'widths') tag += '\n          sizes="' + sizesAttr(p) + '"';
+      return tag + '>';
+    };
+    const fb = urls.picture.fallback;
+    const picture = [
+      '<picture>',
+      source('image/avif', urls.picture.avif),
+      source('image/webp', urls.picture.webp),
+      '  ' + imgTag(fb).replace(/\n/g, '\n  '),
+      '</picture>',
+    ].join('\n');
+    setCode(el('out-img'), el('out-img').value);
+    setCode(el('out-picture'), picture);
+  }
+
+  function setCode(textarea, text) {
+    textarea.value = text;
+    textarea.rows = Math.min(14, text.split('\n').length + 1);
+  }
+
+  // ---------------------------------------------------------------- copy
+
+  async function copy(id) {
+    const field = el(id);
+    const text = field.value;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (e) {
+      field.select();
+      document.execCommand('copy');
+    }
+    toast('Copied ' + (id === 'out-url' ? 'the URL' : 'the snippet'));
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function bind() {
+    el('gate-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      saveToken(el('gate-token').value.trim());
+      start();
+    });
+    el('login').addEventListener('submit', (e) => {
+      e.preventDefault();
+      signIn(el('login-token').value.trim());
+    });
+    el('admin-toggle').addEventListener('click', () => toggleAdmin());
+    el('logout').addEventListener('click', signOut);
+    el('pull').addEventListener('click', pull);
+    el('clear').addEventListener('click', clearCache);
+    el('controls').addEventListener('input', onControlsInput);
+    el('controls').addEventListener('submit', (e) => e.preventDefault());
+    el('reset').addEventListener('click', resetControls);
+    el('srcset-mode').addEventListener('change', () => {
+      if (!state.editor) return;
+      const seq = state.preview.seq;
+      refreshOutputs(() => seq === state.preview.seq);
+    });
+    for (const b of document.querySelectorAll('[data-copy]')) b.addEventListener('click', () => copy(b.dataset.copy));
+    for (const id of ['out-url', 'out-img', 'out-picture']) el(id).addEventListener('focus', (e) => e.target.select());
+    document.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape') return;
+      if (!el('admin').hidden) { toggleAdmin(false); el('admin-toggle').focus(); return; }
+      if (state.editor && !/^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName)) location.hash = el('back').getAttribute('href');
+    });
+  }
+
+  bind();
+  start();
+})();
