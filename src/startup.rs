@@ -17,7 +17,6 @@ use crate::delivery::Delivery;
 use crate::limits::RenderPool;
 use crate::middleware::{access_log, request_id};
 use crate::routes;
-use crate::source::DirTree;
 use crate::state::AppState;
 
 pub struct Application {
@@ -31,7 +30,7 @@ impl Application {
     /// [`run_until_stopped`](Self::run_until_stopped).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        let state = web::Data::new(build_state(settings.clone())?);
+        let state = web::Data::new(build_state(settings.clone()).await?);
         let listener = TcpListener::bind((settings.server.bind, settings.server.port))
             .with_context(|| {
                 format!(
@@ -77,19 +76,23 @@ impl Application {
     }
 }
 
-fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
-    let source = Arc::new(DirTree::open(&settings.source.dir)?);
+async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     let cache = Arc::new(VariantCache::new(settings.cache.memory_bytes));
+    let source = crate::git_sync::open_source(&settings, &cache)?;
+    if let Some(git) = &source.git {
+        git.start().await;
+    }
     let limits = &settings.limits;
     let pool = Arc::new(RenderPool::new(
         limits.max_concurrent_renders,
         limits.render_queue,
         limits.render_timeout,
     )?);
-    let delivery = Arc::new(Delivery::new(settings.clone(), source, cache, pool));
+    let delivery = Arc::new(Delivery::new(settings.clone(), source.tree, cache, pool));
     Ok(AppState {
         settings,
         delivery,
+        git: source.git,
         started: Instant::now(),
     })
 }
@@ -119,5 +122,7 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(routes::health::readyz))
             .default_service(web::to(routes::method_not_allowed)),
     )
+    .configure(routes::admin::configure)
+    .configure(routes::hooks::configure)
     .default_service(web::to(routes::not_found));
 }

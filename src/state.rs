@@ -5,9 +5,12 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::delivery::Delivery;
+use crate::git_sync::GitSync;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub delivery: Arc<Delivery>,
+    /// The git sync service; `None` when the source is a plain folder.
+    pub git: Option<Arc<GitSync>>,
     pub started: Instant,
 }
