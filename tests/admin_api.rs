@@ -200,6 +200,18 @@ async fn cache_clear_refuses_bad_bodies() {
 }
 
 #[tokio::test]
+async fn every_admin_call_refuses_a_body_over_one_mebibyte() {
+    let (_remote, app) = git_app().await;
+    let big = "x".repeat((1 << 20) + 1);
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    for &(method, path, _) in CALLS {
+        let res = call(&app, method, path, &big, Some(bearer.as_str())).await;
+        assert_eq!(res.status(), 413, "{method} {path}");
+    }
+    assert_eq!(status(&app).await["syncs"], 0);
+}
+
+#[tokio::test]
 async fn cache_stats_report_each_tier() {
     let app = TestApp::spawn_with(&[("admin.token", ADMIN_TOKEN)]).await;
     fetch(&app, "/img/storm.jpg?w=20").await;

@@ -345,3 +345,16 @@ async fn readers_during_syncs_never_see_a_torn_or_mixed_image() {
     }
     assert!(checked.load(Ordering::SeqCst) > 20);
 }
+
+#[tokio::test]
+async fn a_bare_repository_is_served_from_its_head() {
+    let remote = Remote::new();
+    remote.commit(&[Change::Put("a.png", png(20, 20, RED))]);
+    let bare = remote.path().display().to_string();
+    let app = spawn(tempfile::tempdir().unwrap(), &[("source.dir", bare.as_str())]).await;
+    assert!(is_solid(&fetch(&app, "/img/a.png?w=10").await.1, RED));
+    assert_eq!(app.get("/img/config").await.status(), 404);
+    assert_eq!(app.get("/img/HEAD").await.status(), 404);
+    // It has no origin to sync from.
+    assert_eq!(admin_post(&app, "/admin/git/pull").await.status(), 409);
+}

@@ -16,7 +16,7 @@ use crate::git_sync::{GitSync, Trigger};
 use crate::source::{PathError, RelPath};
 use crate::state::AppState;
 
-use super::body::{read_limited, CONTROL_BODY_LIMIT};
+use super::body::{announced_over, read_limited, too_large, CONTROL_BODY_LIMIT};
 
 /// The admin routes (and goimgserver's `/cmd/`, which share their token).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -64,6 +64,13 @@ async fn guarded(
             response
         }
         Gate::Allowed => {
+            // Endpoints that ignore their body still refuse a huge one.
+            let call = async {
+                if announced_over(req, CONTROL_BODY_LIMIT) {
+                    return Err(too_large(CONTROL_BODY_LIMIT));
+                }
+                call.await
+            };
             let (response, outcome) = match call.await {
                 Ok(response) => (response, "ok"),
                 Err(e) => (e.error_response(), e.code.as_str()),

@@ -15,6 +15,7 @@ use crate::git_sync::{SyncError, Trigger};
 use crate::state::AppState;
 
 use super::admin::{gate, no_such_endpoint, Gate};
+use super::body::{announced_over, CONTROL_BODY_LIMIT};
 
 /// Longest command name echoed back in an `invalid command` error.
 const MAX_ECHOED_NAME: usize = 64;
@@ -43,6 +44,14 @@ pub async fn command(
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             (response, "denied")
         }
+        Gate::Allowed if announced_over(&req, CONTROL_BODY_LIMIT) => (
+            failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is larger than 1 MiB",
+                "PAYLOAD_TOO_LARGE",
+            ),
+            ErrorCode::PayloadTooLarge.as_str(),
+        ),
         Gate::Allowed => match name.as_str() {
             "clear" => (clear(&state).await, "ok"),
             "gitupdate" => git_update(&state).await,
