@@ -40,9 +40,20 @@ fn git_tree(root: &Path) -> GitTree {
     let tree = tree.unwrap();
     let sig = git2::Signature::now("bench", "bench@example.com").unwrap();
     let commit = repo
-        .commit(None, &sig, &sig, "bench", &repo.find_tree(tree).unwrap(), &[])
+        .commit(
+            None,
+            &sig,
+            &sig,
+            "bench",
+            &repo.find_tree(tree).unwrap(),
+            &[],
+        )
         .unwrap();
-    GitTree::new(repo.path(), repo.workdir(), Some(Published { commit, tree }))
+    GitTree::new(
+        repo.path(),
+        repo.workdir(),
+        Some(Published { commit, tree }),
+    )
 }
 
 fn bench(c: &mut Criterion, name: &str, tree: &dyn SourceTree) {

@@ -351,7 +351,11 @@ async fn a_bare_repository_is_served_from_its_head() {
     let remote = Remote::new();
     remote.commit(&[Change::Put("a.png", png(20, 20, RED))]);
     let bare = remote.path().display().to_string();
-    let app = spawn(tempfile::tempdir().unwrap(), &[("source.dir", bare.as_str())]).await;
+    let app = spawn(
+        tempfile::tempdir().unwrap(),
+        &[("source.dir", bare.as_str())],
+    )
+    .await;
     assert!(is_solid(&fetch(&app, "/img/a.png?w=10").await.1, RED));
     assert_eq!(app.get("/img/config").await.status(), 404);
     assert_eq!(app.get("/img/HEAD").await.status(), 404);
