@@ -260,3 +260,14 @@ impl From<crate::limits::RenderPoolError> for AppError {
         }
     }
 }
+
+impl From<crate::git_sync::SyncError> for AppError {
+    fn from(e: crate::git_sync::SyncError) -> Self {
+        let code = e.code();
+        let error = AppError::new(code, e.to_string());
+        match code {
+            ErrorCode::Internal => error.with_cause(e),
+            _ => error,
+        }
+    }
+}

@@ -3,10 +3,12 @@
 //! The binary (`main.rs`) only parses flags, loads [`config`], sets up [`telemetry`] and runs the
 //! [`startup::Application`]. Each module below owns one concern; see its own documentation.
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod git_sync;
 pub mod healthcheck;
 pub mod limits;
 pub mod metrics;

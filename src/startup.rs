@@ -18,7 +18,6 @@ use crate::limits::RenderPool;
 use crate::metrics::{self, Metrics};
 use crate::middleware::{access_log, request_id};
 use crate::routes;
-use crate::source::DirTree;
 use crate::state::AppState;
 
 pub struct Application {
@@ -32,7 +31,7 @@ impl Application {
     /// [`run_until_stopped`](Self::run_until_stopped).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        let state = web::Data::new(build_state(settings.clone())?);
+        let state = web::Data::new(build_state(settings.clone()).await?);
         let listener = TcpListener::bind((settings.server.bind, settings.server.port))
             .with_context(|| {
                 format!(
@@ -79,21 +78,25 @@ impl Application {
     }
 }
 
-fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
-    let source = Arc::new(DirTree::open(&settings.source.dir)?);
+async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     let cache = Arc::new(VariantCache::new(settings.cache.memory_bytes));
+    let metrics = Arc::new(Metrics::new(&settings));
+    let source = crate::git_sync::open_source(&settings, &cache, metrics.git().clone())?;
+    if let Some(git) = &source.git {
+        git.start().await;
+    }
     let limits = &settings.limits;
     let pool = Arc::new(RenderPool::new(
         limits.max_concurrent_renders,
         limits.render_queue,
         limits.render_timeout,
     )?);
-    let delivery = Arc::new(Delivery::new(settings.clone(), source, cache, pool));
-    let metrics = Arc::new(Metrics::new(&settings));
+    let delivery = Arc::new(Delivery::new(settings.clone(), source.tree, cache, pool));
     Ok(AppState {
         settings,
         delivery,
         metrics,
+        git: source.git,
         started: Instant::now(),
     })
 }
@@ -157,5 +160,7 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(routes::api::sign))
             .default_service(web::to(routes::method_not_allowed)),
     )
+    .configure(routes::admin::configure)
+    .configure(routes::hooks::configure)
     .default_service(web::to(routes::not_found));
 }

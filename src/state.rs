@@ -5,11 +5,14 @@ use std::time::Instant;
 
 use crate::config::Settings;
 use crate::delivery::Delivery;
+use crate::git_sync::GitSync;
 use crate::metrics::Metrics;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub delivery: Arc<Delivery>,
     pub metrics: Arc<Metrics>,
+    /// The git sync service; `None` when the source is a plain folder.
+    pub git: Option<Arc<GitSync>>,
     pub started: Instant,
 }

@@ -201,6 +201,10 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             );
         }
     }
+    let git_timeout = p.duration("source.git.timeout", g.timeout);
+    if git_timeout.is_zero() {
+        p.add("source.git.timeout", "must be positive");
+    }
     let source = SourceSettings {
         dir,
         git: GitSettings {
@@ -209,7 +213,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             token: p.secret("source.git.token", g.token),
             token_file,
             ssh_key,
-            timeout: p.duration("source.git.timeout", g.timeout),
+            timeout: git_timeout,
             sync_interval: p.parsed("source.git.sync_interval", g.sync_interval, |t| {
                 units::optional_duration(t)
             }),

@@ -1,8 +1,12 @@
 //! Thin HTTP handlers: each adapts a request to a service call and the result to a response.
 //! No image logic lives here.
 
+pub mod admin;
 pub mod api;
+mod body;
+pub mod goimgserver_cmd;
 pub mod health;
+pub mod hooks;
 pub mod image;
 pub mod info;
 

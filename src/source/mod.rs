@@ -4,12 +4,14 @@
 //! object database at the published commit.
 
 mod dir;
+mod git;
 pub mod path;
 mod resolve;
 
 use std::path::PathBuf;
 
 pub use dir::DirTree;
+pub use git::{GitTree, Published};
 pub use path::{check_component, decode_url_segments, PathError, RelPath};
 pub use resolve::{resolve, Resolution, DEFAULT_STEM, EXTENSION_CANDIDATES};
 

@@ -1,0 +1,240 @@
+//! Who may call the admin API and the git webhook, and the audit line each call leaves.
+//!
+//! Every secret comparison is constant time: the admin bearer token and GitLab's token are
+//! compared as SHA-256 digests with `subtle` (so neither content nor length leaks through
+//! timing), and the HMAC signatures of GitHub and Gitea/Forgejo are checked with `hmac`'s
+//! constant-time verification.
+
+use std::net::IpAddr;
+
+use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest};
+use hmac::{Hmac, Mac};
+use ipnet::IpNet;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+use crate::middleware::RequestId;
+
+/// Whether the request carries `Authorization: Bearer <token>`.
+pub fn bearer_matches(req: &HttpRequest, token: &Secret) -> bool {
+    let Some(presented) = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_credentials)
+    else {
+        return false;
+    };
+    secrets_equal(presented.as_bytes(), token.expose().as_bytes())
+}
+
+/// The credentials of a `Bearer` authorization (the scheme is case-insensitive).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+        .filter(|c| !c.is_empty())
+}
+
+/// Constant-time equality of two secrets of any lengths.
+pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
+}
+
+/// The forge a webhook request proved it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forge {
+    GitHub,
+    /// Gitea, Forgejo and Gogs sign alike.
+    Gitea,
+    GitLab,
+}
+
+/// Which forge signed `body` with `secret`, if any header proves it: GitHub's
+/// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256>`, Gitea/Forgejo's `X-Gitea-Signature`
+/// (also `X-Forgejo-Signature`, `X-Gogs-Signature`: bare hex HMAC-SHA256), or GitLab's
+/// `X-Gitlab-Token: <secret>`.
+pub fn verify_webhook(headers: &HeaderMap, body: &[u8], secret: &Secret) -> Option<Forge> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(signature) = header("x-hub-signature-256") {
+        if let Some(hex) = signature.trim().strip_prefix("sha256=") {
+            if hmac_matches(secret, body, hex) {
+                return Some(Forge::GitHub);
+            }
+        }
+    }
+    for name in [
+        "x-gitea-signature",
+        "x-forgejo-signature",
+        "x-gogs-signature",
+    ] {
+        if header(name).is_some_and(|hex| hmac_matches(secret, body, hex.trim())) {
+            return Some(Forge::Gitea);
+        }
+    }
+    if header("x-gitlab-token")
+        .is_some_and(|token| secrets_equal(token.as_bytes(), secret.expose().as_bytes()))
+    {
+        return Some(Forge::GitLab);
+    }
+    None
+}
+
+fn hmac_matches(secret: &Secret, body: &[u8], signature_hex: &str) -> bool {
+    let Ok(signature) = hex::decode(signature_hex) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&signature).is_ok()
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| entry.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !is_trusted(ip))
+            .or(forwarded.first())
+            .copied()
+            .unwrap_or(peer),
+    )
+}
+
+/// The audit line of one admin or webhook call: who (client IP), what, and the outcome.
+pub fn audit(
+    req: &HttpRequest,
+    trusted: &[IpNet],
+    action: &str,
+    status: StatusCode,
+    outcome: &str,
+) {
+    let client_ip = client_ip(req, trusted)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "-".into());
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    tracing::info!(
+        target: "audit",
+        client_ip,
+        action,
+        status = status.as_u16(),
+        outcome,
+        request_id,
+        "admin call"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn secret(s: &str) -> Secret {
+        Secret::new(s.into()).unwrap()
+    }
+
+    fn github_signature(secret: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn bearer_tokens_must_match_exactly() {
+        let token = secret("s3cret-token");
+        let req = |v: &str| {
+            TestRequest::default()
+                .insert_header((AUTHORIZATION, v))
+                .to_http_request()
+        };
+        assert!(bearer_matches(&req("Bearer s3cret-token"), &token));
+        assert!(bearer_matches(&req("bearer s3cret-token"), &token));
+        assert!(!bearer_matches(&req("Bearer s3cret-toke"), &token));
+        assert!(!bearer_matches(&req("Bearer s3cret-token2"), &token));
+        assert!(!bearer_matches(&req("Basic s3cret-token"), &token));
+        assert!(!bearer_matches(&req("Bearer "), &token));
+        assert!(!bearer_matches(
+            &TestRequest::default().to_http_request(),
+            &token
+        ));
+    }
+
+    #[test]
+    fn webhook_signatures_of_each_forge() {
+        let s = secret("hook");
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        let verify = |pairs: &[(&str, String)]| {
+            let mut req = TestRequest::default();
+            for (k, v) in pairs {
+                req = req.insert_header((*k, v.as_str()));
+            }
+            verify_webhook(req.to_http_request().headers(), body, &s)
+        };
+        let good = github_signature("hook", body);
+        let bad = github_signature("other", body);
+        assert_eq!(
+            verify(&[("X-Hub-Signature-256", good.clone())]),
+            Some(Forge::GitHub)
+        );
+        assert_eq!(verify(&[("X-Hub-Signature-256", bad)]), None);
+        let gitea = good.trim_start_matches("sha256=").to_string();
+        assert_eq!(
+            verify(&[("X-Gitea-Signature", gitea.clone())]),
+            Some(Forge::Gitea)
+        );
+        assert_eq!(
+            verify(&[("X-Forgejo-Signature", gitea)]),
+            Some(Forge::Gitea)
+        );
+        assert_eq!(verify(&[("X-Gitea-Signature", "zz".into())]), None);
+        assert_eq!(
+            verify(&[("X-Gitlab-Token", "hook".into())]),
+            Some(Forge::GitLab)
+        );
+        assert_eq!(verify(&[("X-Gitlab-Token", "hoo".into())]), None);
+        assert_eq!(verify(&[]), None);
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let req = |peer: &str| {
+            TestRequest::default()
+                .peer_addr(format!("{peer}:5000").parse().unwrap())
+                .insert_header(("X-Forwarded-For", "6.6.6.6, 10.0.0.9"))
+                .to_http_request()
+        };
+        assert_eq!(
+            client_ip(&req("127.0.0.1"), &trusted),
+            Some("10.0.0.9".parse().unwrap())
+        );
+        assert_eq!(
+            client_ip(&req("192.0.2.1"), &trusted),
+            Some("192.0.2.1".parse().unwrap())
+        );
+    }
+}
