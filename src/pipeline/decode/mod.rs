@@ -5,6 +5,8 @@
 mod avif;
 mod gif;
 mod jpeg;
+#[cfg(feature = "turbo")]
+mod jpeg_turbo;
 mod png;
 mod webp;
 
@@ -28,6 +30,8 @@ pub struct Decoded {
 pub struct Target {
     pub crop: Rect,
     pub scaled: (u32, u32),
+    /// A fixed shrink-on-load denominator instead of the computed one (for benchmarks).
+    pub shrink: Option<u32>,
 }
 
 pub fn decode(
