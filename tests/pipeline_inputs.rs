@@ -138,15 +138,35 @@ fn avif_input() {
     let source = sample("formats/storm.avif");
     let info = probe(&source, &settings()).unwrap();
     assert_eq!((info.format, info.width, info.height), (ImageFormat::Avif, 1920, 1280));
-    match render(&source, &spec(Some(480), None, ImageFormat::Png), &settings()) {
-        Ok(out) => {
-            let img = decode_output(&out.bytes, ImageFormat::Png);
-            let d = mean_abs_diff(&img, &reference(&sample("storm.jpg"), 480, 320));
-            assert!(d < 3.0, "AVIF mean difference {d:.2}");
-        }
-        Err(PipelineError::Unsupported(msg)) => assert!(msg.contains("AVIF"), "{msg}"),
-        Err(e) => panic!("{e:?}"),
+    let out = render(&source, &spec(Some(480), None, ImageFormat::Png), &settings()).unwrap();
+    let img = decode_output(&out.bytes, ImageFormat::Png);
+    let d = mean_abs_diff(&img, &reference(&sample("storm.jpg"), 480, 320));
+    eprintln!("storm.avif: mean difference {d:.2}");
+    assert!(d < 3.0, "AVIF mean difference {d:.2}");
+}
+
+#[test]
+fn avif_with_alpha() {
+    let source = sample("formats/storm-alpha.avif");
+    assert!(probe(&source, &settings()).unwrap().has_alpha);
+    let avif = render(&source, &spec(Some(480), None, ImageFormat::Png), &settings()).unwrap();
+    let png = render(&sample("formats/storm-alpha.png"), &spec(Some(480), None, ImageFormat::Png), &settings())
+        .unwrap();
+    let (a, b) = (decode_output(&avif.bytes, ImageFormat::Png), decode_output(&png.bytes, ImageFormat::Png));
+    assert_eq!(a.get_pixel(2, 2)[3], 0, "corner is transparent");
+    assert_eq!(a.get_pixel(240, 160)[3], 255, "centre is opaque");
+    let alpha_diff = a.pixels().zip(b.pixels()).map(|(p, q)| f64::from(p[3].abs_diff(q[3]))).sum::<f64>()
+        / f64::from(a.width() * a.height());
+    eprintln!("storm-alpha.avif: alpha mean difference {alpha_diff:.2}");
+    assert!(alpha_diff < 3.0, "alpha mean difference {alpha_diff:.2}");
+    // Colour where opaque.
+    let mut sum = 0.0;
+    let mut n = 0.0;
+    for (p, q) in a.pixels().zip(b.pixels()).filter(|(p, _)| p[3] == 255) {
+        sum += (0..3).map(|i| f64::from(p[i].abs_diff(q[i]))).sum::<f64>() / 3.0;
+        n += 1.0;
     }
+    assert!(sum / n < 4.0, "opaque colour mean difference {:.2}", sum / n);
 }
 
 #[test]
