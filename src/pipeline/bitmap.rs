@@ -48,16 +48,6 @@ impl Bitmap {
         !self.has_alpha() || self.data.chunks_exact(n).all(|p| p[n - 1] == 255)
     }
 
-    /// Drops the alpha channel (callers check [`Self::is_opaque`] or have flattened first).
-    pub fn without_alpha(self) -> Self {
-        if !self.has_alpha() {
-            return self;
-        }
-        let n = self.channels as usize;
-        let data = self.data.chunks_exact(n).flat_map(|p| p[..n - 1].iter().copied()).collect();
-        Self { width: self.width, height: self.height, channels: self.channels - 1, data }
-    }
-
     /// Grey and grey+alpha become RGB and RGBA; colour images are returned as they are.
     pub fn into_rgb_family(self) -> Self {
         let data = match self.channels {

@@ -37,13 +37,16 @@ pub fn decode(bytes: &[u8], header: &Header) -> Result<Decoded, PipelineError> {
 
 fn decode_inner(bytes: &[u8], header: &Header) -> Result<Decoded> {
     let file = parse(bytes).map_err(anyhow::Error::msg)?;
-    let color = decode_frame(&file.data(bytes, &file.primary).map_err(anyhow::Error::msg)?)?;
+    // The AV1 sequence header may claim more than ispe (already limit-checked) does.
+    let limit = header.width.saturating_mul(header.height);
+    let color = decode_frame(&file.data(bytes, &file.primary).map_err(anyhow::Error::msg)?, limit)?;
     if (color.width, color.height) != (header.width, header.height) {
         bail!("AV1 frame is {}x{}, ispe says {}x{}", color.width, color.height, header.width, header.height);
     }
     let mut bitmap = color.to_rgb();
     if let Some(alpha_item) = &file.alpha {
-        let alpha = decode_frame(&file.data(bytes, alpha_item).map_err(anyhow::Error::msg)?)?;
+        let alpha =
+            decode_frame(&file.data(bytes, alpha_item).map_err(anyhow::Error::msg)?, limit)?;
         if (alpha.width, alpha.height) == (bitmap.width, bitmap.height) {
             let a = alpha.luma_8bit();
             let data = bitmap
@@ -156,7 +159,8 @@ impl Drop for Picture {
     }
 }
 
-fn decode_frame(obus: &[u8]) -> Result<Frame> {
+/// Decodes one AV1 still; frames over `max_pixels` are refused by dav1d before allocation.
+fn decode_frame(obus: &[u8], max_pixels: u32) -> Result<Frame> {
     if obus.is_empty() {
         bail!("empty AV1 item");
     }
@@ -169,6 +173,7 @@ fn decode_frame(obus: &[u8]) -> Result<Frame> {
     // One render, one core: no frame or tile threads.
     settings.n_threads = 1;
     settings.max_frame_delay = 1;
+    settings.frame_size_limit = max_pixels.max(1);
     let mut context = Decoder(None);
     // SAFETY: both pointers are valid for the call.
     let rc = unsafe { dav1d_open(NonNull::new(&mut context.0), NonNull::new(&mut settings)) };
