@@ -157,7 +157,7 @@ fn resize_steps(c: &mut C) {
     let full = steps::decode(&sample("kleiber-12mp.jpg"), 1).expect("decode");
     let quarter = steps::decode(&sample("kleiber-12mp.jpg"), 4).expect("decode");
     let rgba = steps::decode(&sample("focal.png"), 1).expect("decode");
-    for (name, bitmap) in [("4000x3000 rgb", &full), ("1000x750 rgb", &quarter), ("3840x2400 rgba", &rgba)] {
+    for (name, bitmap) in [("4000x3000 rgb", &full), ("1000x750 rgb", &quarter), ("3840x2400 focal.png (opaque RGBA, decoded as RGB)", &rgba)] {
         let (w, h) = (400, (400 * bitmap.height + bitmap.width / 2) / bitmap.width);
         group.bench_function(format!("{name} to {w}x{h}"), |b| {
             b.iter_batched(|| bitmap.clone(), |bm| steps::resize(bm, w, h), criterion::BatchSize::LargeInput)
