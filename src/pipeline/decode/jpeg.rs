@@ -11,7 +11,7 @@ use super::{Decoded, Target};
 use crate::pipeline::bitmap::Bitmap;
 use crate::pipeline::header::jpeg::{read_full, JpegInfo};
 use crate::pipeline::header::Header;
-use crate::pipeline::{color, PipelineError, PipelineSettings};
+use crate::pipeline::{color, PipelineError};
 
 /// The largest DCT scale denominator (1, 2, 4 or 8) that leaves the decoded crop at least
 /// `margin` times its resampled size on both axes. As libvips does, a margin of 2 leaves the
@@ -38,12 +38,10 @@ pub fn decode(
     bytes: &[u8],
     header: &Header,
     target: &Target,
-    settings: &PipelineSettings,
     memory_limit: u64,
 ) -> Result<Decoded, PipelineError> {
     let unsupported = |e: &dyn std::fmt::Display| PipelineError::Unsupported(format!("jpeg: {e}"));
     let (_, info) = read_full(bytes).map_err(|e| unsupported(&e))?;
-    let _ = settings;
     let denom = target.shrink.unwrap_or_else(|| shrink_factor(target, margin(&info)));
     #[cfg(feature = "turbo")]
     if matches!(info.components, 1 | 3) && info.precision == 8 {

@@ -46,7 +46,7 @@ pub fn decode(
         PipelineError::Unsupported(format!("{}: {e:#}", header.format))
     };
     let decoded = match header.format {
-        ImageFormat::Jpeg => jpeg::decode(bytes, header, target, settings, memory_limit)?,
+        ImageFormat::Jpeg => jpeg::decode(bytes, header, target, memory_limit)?,
         ImageFormat::Png => png::decode(bytes, memory_limit).map_err(unsupported)?,
         ImageFormat::Gif => gif::decode(bytes, memory_limit).map_err(unsupported)?,
         ImageFormat::Webp => webp::decode(bytes, header, memory_limit).map_err(unsupported)?,

@@ -27,6 +27,7 @@ pub struct AvifFile {
 
 impl AvifFile {
     /// The item's data, gathered from its extents.
+    #[cfg_attr(not(feature = "avif-decode"), allow(dead_code))]
     pub fn data<'a>(&self, bytes: &'a [u8], item: &Item) -> HeaderResult<std::borrow::Cow<'a, [u8]>> {
         let slice = |&(off, len): &(usize, usize)| {
             off.checked_add(len)
