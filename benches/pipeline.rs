@@ -19,7 +19,10 @@ use imgserver::pipeline::{render, Fit, Gravity, ImageFormat, PipelineSettings, R
 struct CpuTime;
 
 fn process_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime");
@@ -57,7 +60,12 @@ impl ValueFormatter for CpuFormatter {
         values.iter_mut().for_each(|v| *v /= 1e6);
         "ms cpu"
     }
-    fn scale_throughputs(&self, _typical: f64, _t: &Throughput, values: &mut [f64]) -> &'static str {
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        _t: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
         values.iter_mut().for_each(|v| *v /= 1e6);
         "ms cpu"
     }
@@ -105,19 +113,28 @@ fn settings() -> PipelineSettings {
 
 fn whole_renders(c: &mut C) {
     let mut group = c.benchmark_group("render");
-    group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
     let sources = [
         "kleiber-12mp.jpg",
         "elephants-12mp-progressive.jpg",
         "storm.jpg",
         "focal.png",
     ];
-    let mut inputs: Vec<(String, Vec<u8>)> =
-        sources.iter().map(|name| (name.to_string(), sample(name))).collect();
+    let mut inputs: Vec<(String, Vec<u8>)> = sources
+        .iter()
+        .map(|name| (name.to_string(), sample(name)))
+        .collect();
     // The 12 MP PNG of the speed goal: kleiber re-encoded as RGB PNG (no such sample exists).
-    let kleiber = image::load_from_memory(&sample("kleiber-12mp.jpg")).expect("decode").to_rgb8();
+    let kleiber = image::load_from_memory(&sample("kleiber-12mp.jpg"))
+        .expect("decode")
+        .to_rgb8();
     let mut png = Vec::new();
-    kleiber.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).expect("png");
+    kleiber
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
     inputs.push(("kleiber-12mp.png (generated)".into(), png));
     for (name, bytes) in &inputs {
         let only_jpeg = name.contains("generated");
@@ -136,8 +153,15 @@ fn whole_renders(c: &mut C) {
 
 fn decode_steps(c: &mut C) {
     let mut group = c.benchmark_group("decode");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    for name in ["kleiber-12mp.jpg", "elephants-12mp-progressive.jpg", "storm.jpg"] {
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for name in [
+        "kleiber-12mp.jpg",
+        "elephants-12mp-progressive.jpg",
+        "storm.jpg",
+    ] {
         let bytes = sample(name);
         for denominator in [1, 2, 4, 8] {
             let id = BenchmarkId::new(format!("1/{denominator}"), name);
@@ -147,20 +171,33 @@ fn decode_steps(c: &mut C) {
         }
     }
     let png = sample("focal.png");
-    group.bench_function("full/focal.png", |b| b.iter(|| steps::decode(&png, 1).expect("decode")));
+    group.bench_function("full/focal.png", |b| {
+        b.iter(|| steps::decode(&png, 1).expect("decode"))
+    });
     group.finish();
 }
 
 fn resize_steps(c: &mut C) {
     let mut group = c.benchmark_group("resize");
-    group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     let full = steps::decode(&sample("kleiber-12mp.jpg"), 1).expect("decode");
     let quarter = steps::decode(&sample("kleiber-12mp.jpg"), 4).expect("decode");
     let rgba = steps::decode(&sample("focal.png"), 1).expect("decode");
-    for (name, bitmap) in [("4000x3000 rgb", &full), ("1000x750 rgb", &quarter), ("3840x2400 focal.png (opaque RGBA, decoded as RGB)", &rgba)] {
+    for (name, bitmap) in [
+        ("4000x3000 rgb", &full),
+        ("1000x750 rgb", &quarter),
+        ("3840x2400 focal.png (opaque RGBA, decoded as RGB)", &rgba),
+    ] {
         let (w, h) = (400, (400 * bitmap.height + bitmap.width / 2) / bitmap.width);
         group.bench_function(format!("{name} to {w}x{h}"), |b| {
-            b.iter_batched(|| bitmap.clone(), |bm| steps::resize(bm, w, h), criterion::BatchSize::LargeInput)
+            b.iter_batched(
+                || bitmap.clone(),
+                |bm| steps::resize(bm, w, h),
+                criterion::BatchSize::LargeInput,
+            )
         });
     }
     group.finish();
@@ -168,19 +205,34 @@ fn resize_steps(c: &mut C) {
 
 fn encode_steps(c: &mut C) {
     let mut group = c.benchmark_group("encode 400x300");
-    group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    let small = steps::resize(steps::decode(&sample("kleiber-12mp.jpg"), 4).expect("decode"), 400, 300);
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let small = steps::resize(
+        steps::decode(&sample("kleiber-12mp.jpg"), 4).expect("decode"),
+        400,
+        300,
+    );
     for format in ImageFormat::ALL {
-        group.bench_function(format.name(), |b| b.iter(|| steps::encode(&small, format, &settings())));
+        group.bench_function(format.name(), |b| {
+            b.iter(|| steps::encode(&small, format, &settings()))
+        });
     }
     for method in [0, 2, 4, 6] {
-        let settings = PipelineSettings { webp_method: method, ..settings() };
+        let settings = PipelineSettings {
+            webp_method: method,
+            ..settings()
+        };
         group.bench_function(format!("webp method {method}"), |b| {
             b.iter(|| steps::encode(&small, ImageFormat::Webp, &settings))
         });
     }
     for speed in [6, 8, 10] {
-        let settings = PipelineSettings { avif_speed: speed, ..settings() };
+        let settings = PipelineSettings {
+            avif_speed: speed,
+            ..settings()
+        };
         group.bench_function(format!("avif speed {speed}"), |b| {
             b.iter(|| steps::encode(&small, ImageFormat::Avif, &settings))
         });

@@ -9,8 +9,12 @@ use pipeline_common::*;
 
 /// Renders `name` to PNG at `width` and returns the mean difference against `reference`.
 fn diff_against(name: &str, width: u32, reference: &image::RgbaImage) -> f64 {
-    let out = render(&sample(name), &spec(Some(width), None, ImageFormat::Png), &settings())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let out = render(
+        &sample(name),
+        &spec(Some(width), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
     let img = decode_output(&out.bytes, ImageFormat::Png);
     let d = mean_abs_diff(&img, reference);
     eprintln!("{name}: mean difference {d:.2}");
@@ -43,11 +47,18 @@ fn progressive_and_subsampled_jpeg() {
 
 #[test]
 fn grayscale_jpeg() {
-    let out = render(&sample("formats/storm-gray.jpg"), &spec(Some(480), None, ImageFormat::Png), &settings())
-        .unwrap();
+    let out = render(
+        &sample("formats/storm-gray.jpg"),
+        &spec(Some(480), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap();
     let img = decode_output(&out.bytes, ImageFormat::Png);
     assert_eq!(img.dimensions(), (480, 320));
-    assert!(img.pixels().all(|p| p[0] == p[1] && p[1] == p[2]), "grey stays grey");
+    assert!(
+        img.pixels().all(|p| p[0] == p[1] && p[1] == p[2]),
+        "grey stays grey"
+    );
     let reference = reference(&sample("formats/storm-gray.jpg"), 480, 320);
     assert!(mean_abs_diff(&img, &reference) < 1.5);
 }
@@ -89,7 +100,10 @@ fn palette_png_with_transparency() {
     assert_eq!(img.get_pixel(240, 160)[3], 255, "centre is opaque");
     // Identical to the independent decoder's reading (no resize happened).
     let direct = image::load_from_memory(&source).unwrap().to_rgba8();
-    let same = img.pixels().zip(direct.pixels()).filter(|(a, b)| a[3] == 255 && b[3] == 255);
+    let same = img
+        .pixels()
+        .zip(direct.pixels())
+        .filter(|(a, b)| a[3] == 255 && b[3] == 255);
     assert!(same.clone().count() > 10_000);
     assert!(same.clone().all(|(a, b)| a == b));
 }
@@ -97,11 +111,22 @@ fn palette_png_with_transparency() {
 #[test]
 fn webp_with_alpha() {
     // Lossless WebP, pixel-identical to storm-alpha.png: the renders must agree.
-    let webp = render(&sample("formats/storm-alpha.webp"), &spec(Some(480), None, ImageFormat::Png), &settings())
-        .unwrap();
-    let png = render(&sample("formats/storm-alpha.png"), &spec(Some(480), None, ImageFormat::Png), &settings())
-        .unwrap();
-    let (a, b) = (decode_output(&webp.bytes, ImageFormat::Png), decode_output(&png.bytes, ImageFormat::Png));
+    let webp = render(
+        &sample("formats/storm-alpha.webp"),
+        &spec(Some(480), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap();
+    let png = render(
+        &sample("formats/storm-alpha.png"),
+        &spec(Some(480), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap();
+    let (a, b) = (
+        decode_output(&webp.bytes, ImageFormat::Png),
+        decode_output(&png.bytes, ImageFormat::Png),
+    );
     assert_eq!(a.dimensions(), (480, 320));
     assert_eq!(a, b);
     assert_eq!(a.get_pixel(2, 2)[3], 0);
@@ -137,15 +162,27 @@ fn animations_render_their_first_frame() {
 fn avif_input() {
     let source = sample("formats/storm.avif");
     let info = probe(&source, &settings()).unwrap();
-    assert_eq!((info.format, info.width, info.height), (ImageFormat::Avif, 1920, 1280));
+    assert_eq!(
+        (info.format, info.width, info.height),
+        (ImageFormat::Avif, 1920, 1280)
+    );
     if !cfg!(feature = "avif-decode") {
-        match render(&source, &spec(Some(480), None, ImageFormat::Png), &settings()) {
+        match render(
+            &source,
+            &spec(Some(480), None, ImageFormat::Png),
+            &settings(),
+        ) {
             Err(PipelineError::Unsupported(msg)) => assert!(msg.contains("AVIF"), "{msg}"),
             other => panic!("expected a clear 422, got {other:?}"),
         }
         return;
     }
-    let out = render(&source, &spec(Some(480), None, ImageFormat::Png), &settings()).unwrap();
+    let out = render(
+        &source,
+        &spec(Some(480), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap();
     let img = decode_output(&out.bytes, ImageFormat::Png);
     let d = mean_abs_diff(&img, &reference(&sample("storm.jpg"), 480, 320));
     eprintln!("storm.avif: mean difference {d:.2}");
@@ -157,13 +194,29 @@ fn avif_input() {
 fn avif_with_alpha() {
     let source = sample("formats/storm-alpha.avif");
     assert!(probe(&source, &settings()).unwrap().has_alpha);
-    let avif = render(&source, &spec(Some(480), None, ImageFormat::Png), &settings()).unwrap();
-    let png = render(&sample("formats/storm-alpha.png"), &spec(Some(480), None, ImageFormat::Png), &settings())
-        .unwrap();
-    let (a, b) = (decode_output(&avif.bytes, ImageFormat::Png), decode_output(&png.bytes, ImageFormat::Png));
+    let avif = render(
+        &source,
+        &spec(Some(480), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap();
+    let png = render(
+        &sample("formats/storm-alpha.png"),
+        &spec(Some(480), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap();
+    let (a, b) = (
+        decode_output(&avif.bytes, ImageFormat::Png),
+        decode_output(&png.bytes, ImageFormat::Png),
+    );
     assert_eq!(a.get_pixel(2, 2)[3], 0, "corner is transparent");
     assert_eq!(a.get_pixel(240, 160)[3], 255, "centre is opaque");
-    let alpha_diff = a.pixels().zip(b.pixels()).map(|(p, q)| f64::from(p[3].abs_diff(q[3]))).sum::<f64>()
+    let alpha_diff = a
+        .pixels()
+        .zip(b.pixels())
+        .map(|(p, q)| f64::from(p[3].abs_diff(q[3])))
+        .sum::<f64>()
         / f64::from(a.width() * a.height());
     eprintln!("storm-alpha.avif: alpha mean difference {alpha_diff:.2}");
     assert!(alpha_diff < 3.0, "alpha mean difference {alpha_diff:.2}");
@@ -174,7 +227,11 @@ fn avif_with_alpha() {
         sum += (0..3).map(|i| f64::from(p[i].abs_diff(q[i]))).sum::<f64>() / 3.0;
         n += 1.0;
     }
-    assert!(sum / n < 4.0, "opaque colour mean difference {:.2}", sum / n);
+    assert!(
+        sum / n < 4.0,
+        "opaque colour mean difference {:.2}",
+        sum / n
+    );
 }
 
 #[test]
@@ -190,7 +247,12 @@ fn arithmetic_coded_jpeg() {
     if cfg!(feature = "turbo") {
         let img = decode_output(&result.unwrap().bytes, ImageFormat::Png);
         assert_colour(mean_rgb(&img, 32, 32, 32), [255, 0, 0], 40.0, "red square");
-        assert_colour(mean_rgb(&img, 448, 32, 32), [0, 255, 0], 40.0, "green square");
+        assert_colour(
+            mean_rgb(&img, 448, 32, 32),
+            [0, 255, 0],
+            40.0,
+            "green square",
+        );
     } else {
         match result {
             Err(PipelineError::Unsupported(msg)) => assert!(msg.contains("arithmetic"), "{msg}"),

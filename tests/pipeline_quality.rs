@@ -50,6 +50,9 @@ fn shrink_on_load_is_as_good_as_libvips() {
         let p = psnr(&img, &reference(&source, w, h));
         eprintln!("{name}: PSNR {p:.2} dB (libvips {vips:.2})");
         let required = required(name, vips);
-        assert!(p >= required, "{name}: PSNR {p:.2} dB, required {required:.2} (libvips {vips:.2})");
+        assert!(
+            p >= required,
+            "{name}: PSNR {p:.2} dB, required {required:.2} (libvips {vips:.2})"
+        );
     }
 }

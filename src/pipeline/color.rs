@@ -33,7 +33,12 @@ pub fn to_srgb(bitmap: Bitmap, icc: &[u8]) -> Bitmap {
     let (w, h) = (bitmap.width, bitmap.height);
     let mut out = vec![0u8; w as usize * h as usize * dst_channels];
     match transform.transform(&bitmap.data, &mut out) {
-        Ok(()) => Bitmap { width: w, height: h, channels: dst_channels as u8, data: out },
+        Ok(()) => Bitmap {
+            width: w,
+            height: h,
+            channels: dst_channels as u8,
+            data: out,
+        },
         Err(_) => bitmap,
     }
 }
@@ -76,7 +81,12 @@ fn cmyk_via_profile(cmyk: &Bitmap, icc: &[u8]) -> Option<Bitmap> {
     }
     let srgb = ColorProfile::new_srgb();
     let transform = profile
-        .create_transform_8bit(Layout::Rgba, &srgb, Layout::Rgb, TransformOptions::default())
+        .create_transform_8bit(
+            Layout::Rgba,
+            &srgb,
+            Layout::Rgb,
+            TransformOptions::default(),
+        )
         .ok()?;
     let mut out = vec![0u8; cmyk.width as usize * cmyk.height as usize * 3];
     transform.transform(&cmyk.data, &mut out).ok()?;

@@ -103,7 +103,11 @@ pub fn render(
     } else {
         plan.scaled
     };
-    let target = decode::Target { crop, scaled, shrink: None };
+    let target = decode::Target {
+        crop,
+        scaled,
+        shrink: None,
+    };
     let decoded = decode::decode(bytes, &header, &target, settings)?;
 
     // The decoder may have shrunk on load: bring the crop into decoded pixels.
@@ -130,7 +134,12 @@ pub fn render(
     }
     let bytes = encode::encode(&image, spec.format, spec.quality, settings)
         .with_context(|| format!("encoding {}x{} {}", image.width, image.height, spec.format))?;
-    Ok(Rendered { bytes, format: spec.format, width: image.width, height: image.height })
+    Ok(Rendered {
+        bytes,
+        format: spec.format,
+        width: image.width,
+        height: image.height,
+    })
 }
 
 /// The individual steps, public only so that `benches/` can time each one. Not an API.
@@ -144,15 +153,29 @@ pub mod steps {
         let settings = PipelineSettings::default();
         let header = checked_header(bytes, &settings, false)?;
         let (w, h) = (f64::from(header.width), f64::from(header.height));
-        let crop = geometry::Rect { x: 0.0, y: 0.0, width: w, height: h };
-        let target = decode::Target { crop, scaled: (1, 1), shrink: Some(denominator) };
+        let crop = geometry::Rect {
+            x: 0.0,
+            y: 0.0,
+            width: w,
+            height: h,
+        };
+        let target = decode::Target {
+            crop,
+            scaled: (1, 1),
+            shrink: Some(denominator),
+        };
         Ok(decode::decode(bytes, &header, &target, &settings)?.bitmap)
     }
 
     /// Lanczos3 resample of the whole bitmap.
     pub fn resize(bitmap: Bitmap, width: u32, height: u32) -> Bitmap {
         let (w, h) = (f64::from(bitmap.width), f64::from(bitmap.height));
-        let crop = geometry::Rect { x: 0.0, y: 0.0, width: w, height: h };
+        let crop = geometry::Rect {
+            x: 0.0,
+            y: 0.0,
+            width: w,
+            height: h,
+        };
         resize::resize(bitmap, crop, width, height).expect("resize")
     }
 

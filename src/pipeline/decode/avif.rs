@@ -39,8 +39,8 @@ mod with_rav1d {
     };
     use rav1d::include::dav1d::picture::Dav1dPicture;
     use rav1d::src::lib::{
-        dav1d_close, dav1d_data_create, dav1d_data_unref, dav1d_default_settings, dav1d_get_picture,
-        dav1d_open, dav1d_picture_unref, dav1d_send_data,
+        dav1d_close, dav1d_data_create, dav1d_data_unref, dav1d_default_settings,
+        dav1d_get_picture, dav1d_open, dav1d_picture_unref, dav1d_send_data,
     };
 
     use super::super::Decoded;
@@ -60,14 +60,27 @@ mod with_rav1d {
         let file = parse(bytes).map_err(anyhow::Error::msg)?;
         // The AV1 sequence header may claim more than ispe (already limit-checked) does.
         let limit = header.width.saturating_mul(header.height);
-        let color = decode_frame(&file.data(bytes, &file.primary).map_err(anyhow::Error::msg)?, limit)?;
+        let color = decode_frame(
+            &file
+                .data(bytes, &file.primary)
+                .map_err(anyhow::Error::msg)?,
+            limit,
+        )?;
         if (color.width, color.height) != (header.width, header.height) {
-            bail!("AV1 frame is {}x{}, ispe says {}x{}", color.width, color.height, header.width, header.height);
+            bail!(
+                "AV1 frame is {}x{}, ispe says {}x{}",
+                color.width,
+                color.height,
+                header.width,
+                header.height
+            );
         }
         let mut bitmap = color.to_rgb();
         if let Some(alpha_item) = &file.alpha {
-            let alpha =
-                decode_frame(&file.data(bytes, alpha_item).map_err(anyhow::Error::msg)?, limit)?;
+            let alpha = decode_frame(
+                &file.data(bytes, alpha_item).map_err(anyhow::Error::msg)?,
+                limit,
+            )?;
             if (alpha.width, alpha.height) == (bitmap.width, bitmap.height) {
                 let a = alpha.luma_8bit();
                 let data = bitmap
@@ -79,7 +92,10 @@ mod with_rav1d {
                 bitmap = Bitmap::new(bitmap.width, bitmap.height, 4, data)?;
             }
         }
-        Ok(Decoded { bitmap, icc: file.primary.icc.clone() })
+        Ok(Decoded {
+            bitmap,
+            icc: file.primary.icc.clone(),
+        })
     }
 
     /// A decoded frame's planes, copied out of dav1d's picture.
@@ -119,7 +135,12 @@ mod with_rav1d {
             let (w, h) = (self.width as usize, self.height as usize);
             if self.layout == DAV1D_PIXEL_LAYOUT_I400 {
                 let data = self.luma_8bit().flat_map(|v| [v, v, v]).collect();
-                return Bitmap { width: self.width, height: self.height, channels: 3, data };
+                return Bitmap {
+                    width: self.width,
+                    height: self.height,
+                    channels: 3,
+                    data,
+                };
             }
             let (kr, kb) = match self.matrix {
                 DAV1D_MC_BT709 => (0.2126, 0.0722),
@@ -156,7 +177,12 @@ mod with_rav1d {
                     data.extend_from_slice(&[to8(r), to8(g), to8(b)]);
                 }
             }
-            Bitmap { width: self.width, height: self.height, channels: 3, data }
+            Bitmap {
+                width: self.width,
+                height: self.height,
+                channels: 3,
+                data,
+            }
         }
     }
 
@@ -275,7 +301,11 @@ mod with_rav1d {
                 unsafe {
                     let row = base.offset(y as isize * stride);
                     if bits == 8 {
-                        out.extend(std::slice::from_raw_parts(row, pw).iter().map(|&v| u16::from(v)));
+                        out.extend(
+                            std::slice::from_raw_parts(row, pw)
+                                .iter()
+                                .map(|&v| u16::from(v)),
+                        );
                     } else {
                         out.extend_from_slice(std::slice::from_raw_parts(row as *const u16, pw));
                     }

@@ -20,7 +20,10 @@ pub fn decode(bytes: &[u8], memory_limit: u64) -> Result<Decoded> {
     }
     let mut decoder = options.read_info(bytes).context("reading GIF header")?;
     let (w, h) = (usize::from(decoder.width()), usize::from(decoder.height()));
-    let frame = decoder.read_next_frame().context("decoding GIF")?.context("GIF has no frame")?;
+    let frame = decoder
+        .read_next_frame()
+        .context("decoding GIF")?
+        .context("GIF has no frame")?;
     let mut canvas = vec![0u8; w * h * 4];
     let (fw, fh) = (usize::from(frame.width), usize::from(frame.height));
     let (left, top) = (usize::from(frame.left), usize::from(frame.top));
@@ -30,5 +33,8 @@ pub fn decode(bytes: &[u8], memory_limit: u64) -> Result<Decoded> {
         let src = &frame.buffer[y * fw * 4..][..visible_w * 4];
         canvas[((top + y) * w + left) * 4..][..visible_w * 4].copy_from_slice(src);
     }
-    Ok(Decoded { bitmap: Bitmap::new(w as u32, h as u32, 4, canvas)?, icc: None })
+    Ok(Decoded {
+        bitmap: Bitmap::new(w as u32, h as u32, 4, canvas)?,
+        icc: None,
+    })
 }

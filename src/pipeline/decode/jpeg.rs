@@ -21,7 +21,10 @@ pub fn shrink_factor(target: &Target, margin: f64) -> u32 {
     let ratio_x = target.crop.width / f64::from(target.scaled.0.max(1));
     let ratio_y = target.crop.height / f64::from(target.scaled.1.max(1));
     let ratio = ratio_x.min(ratio_y) / margin;
-    [8u32, 4, 2].into_iter().find(|&d| ratio >= f64::from(d)).unwrap_or(1)
+    [8u32, 4, 2]
+        .into_iter()
+        .find(|&d| ratio >= f64::from(d))
+        .unwrap_or(1)
 }
 
 /// The shrink-on-load margin: libvips' 2, for both decoders. With libjpeg-turbo that matches
@@ -42,15 +45,22 @@ pub fn decode(
 ) -> Result<Decoded, PipelineError> {
     let unsupported = |e: &dyn std::fmt::Display| PipelineError::Unsupported(format!("jpeg: {e}"));
     let (_, info) = read_full(bytes).map_err(|e| unsupported(&e))?;
-    let denom = target.shrink.unwrap_or_else(|| shrink_factor(target, margin(&info)));
+    let denom = target
+        .shrink
+        .unwrap_or_else(|| shrink_factor(target, margin(&info)));
     #[cfg(feature = "turbo")]
     if matches!(info.components, 1 | 3) && info.precision == 8 {
         let bitmap = super::jpeg_turbo::decode(bytes, denom, info.components)
             .map_err(|e| unsupported(&format!("{e:#}")))?;
-        return Ok(Decoded { bitmap, icc: info.icc });
+        return Ok(Decoded {
+            bitmap,
+            icc: info.icc,
+        });
     }
     if info.arithmetic {
-        return Err(unsupported(&"arithmetic-coded JPEG needs the `turbo` build"));
+        return Err(unsupported(
+            &"arithmetic-coded JPEG needs the `turbo` build",
+        ));
     }
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
     decoder.set_max_decoding_buffer_size(usize::try_from(memory_limit).unwrap_or(usize::MAX));
@@ -62,7 +72,9 @@ pub fn decode(
             .map_err(|e| unsupported(&e))?;
     }
     let data = decoder.decode().map_err(|e| unsupported(&e))?;
-    let out = decoder.info().ok_or_else(|| anyhow!("no info after decode"))?;
+    let out = decoder
+        .info()
+        .ok_or_else(|| anyhow!("no info after decode"))?;
     let (w, h) = (u32::from(out.width), u32::from(out.height));
     let icc = info.icc;
     let bitmap = match out.pixel_format {
@@ -87,7 +99,16 @@ mod tests {
     use crate::pipeline::geometry::Rect;
 
     fn target(w: f64, h: f64, scaled: (u32, u32)) -> Target {
-        Target { crop: Rect { x: 0.0, y: 0.0, width: w, height: h }, scaled, shrink: None }
+        Target {
+            crop: Rect {
+                x: 0.0,
+                y: 0.0,
+                width: w,
+                height: h,
+            },
+            scaled,
+            shrink: None,
+        }
     }
 
     #[test]

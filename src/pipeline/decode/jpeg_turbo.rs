@@ -10,14 +10,30 @@ use crate::pipeline::bitmap::Bitmap;
 /// Decodes at 1/`denominator` scale (1, 2, 4 or 8) to grey (`channels` 1) or RGB (3).
 pub fn decode(bytes: &[u8], denominator: u32, channels: u8) -> Result<Bitmap> {
     let mut decompressor = Decompressor::new().context("libjpeg-turbo")?;
-    let header = decompressor.read_header(bytes).context("reading JPEG header")?;
+    let header = decompressor
+        .read_header(bytes)
+        .context("reading JPEG header")?;
     let factor = ScalingFactor::new(1, denominator as usize);
-    decompressor.set_scaling_factor(factor).context("scaling factor")?;
+    decompressor
+        .set_scaling_factor(factor)
+        .context("scaling factor")?;
     let scaled = header.scaled(factor);
-    let format = if channels == 1 { PixelFormat::GRAY } else { PixelFormat::RGB };
+    let format = if channels == 1 {
+        PixelFormat::GRAY
+    } else {
+        PixelFormat::RGB
+    };
     let pitch = scaled.width * usize::from(channels);
     let mut data = vec![0u8; pitch * scaled.height];
-    let image = Image { pixels: data.as_mut_slice(), width: scaled.width, pitch, height: scaled.height, format };
-    decompressor.decompress(bytes, image).context("decoding JPEG")?;
+    let image = Image {
+        pixels: data.as_mut_slice(),
+        width: scaled.width,
+        pitch,
+        height: scaled.height,
+        format,
+    };
+    decompressor
+        .decompress(bytes, image)
+        .context("decoding JPEG")?;
     Bitmap::new(scaled.width as u32, scaled.height as u32, channels, data)
 }

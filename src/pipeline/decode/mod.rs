@@ -41,10 +41,12 @@ pub fn decode(
     settings: &PipelineSettings,
 ) -> Result<Decoded, PipelineError> {
     // Headroom over the header-checked pixel limit for decoders that count their own memory.
-    let memory_limit = settings.max_source_pixels.saturating_mul(8).saturating_add(1 << 24);
-    let unsupported = |e: anyhow::Error| {
-        PipelineError::Unsupported(format!("{}: {e:#}", header.format))
-    };
+    let memory_limit = settings
+        .max_source_pixels
+        .saturating_mul(8)
+        .saturating_add(1 << 24);
+    let unsupported =
+        |e: anyhow::Error| PipelineError::Unsupported(format!("{}: {e:#}", header.format));
     let decoded = match header.format {
         ImageFormat::Jpeg => jpeg::decode(bytes, header, target, memory_limit)?,
         ImageFormat::Png => png::decode(bytes, memory_limit).map_err(unsupported)?,

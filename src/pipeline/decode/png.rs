@@ -11,7 +11,9 @@ use super::Decoded;
 use crate::pipeline::bitmap::Bitmap;
 
 pub fn decode(bytes: &[u8], memory_limit: u64) -> Result<Decoded> {
-    let limits = png::Limits { bytes: usize::try_from(memory_limit).unwrap_or(usize::MAX) };
+    let limits = png::Limits {
+        bytes: usize::try_from(memory_limit).unwrap_or(usize::MAX),
+    };
     let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().context("reading PNG header")?;
@@ -27,7 +29,11 @@ pub fn decode(bytes: &[u8], memory_limit: u64) -> Result<Decoded> {
         png::ColorType::Indexed => anyhow::bail!("palette not expanded"),
     };
     let icc = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
-    let channels = if channels == 4 && drop_opaque_alpha(&mut data) { 3 } else { channels };
+    let channels = if channels == 4 && drop_opaque_alpha(&mut data) {
+        3
+    } else {
+        channels
+    };
     let bitmap = Bitmap::new(frame.width, frame.height, channels, data)?;
     Ok(Decoded { bitmap, icc })
 }
@@ -68,7 +74,9 @@ mod tests {
     #[test]
     fn translucent_images_are_left_alone() {
         for translucent_at in 0..4 {
-            let mut v: Vec<u8> = (0..16).map(|i| if i % 4 == 3 { 255 } else { i as u8 }).collect();
+            let mut v: Vec<u8> = (0..16)
+                .map(|i| if i % 4 == 3 { 255 } else { i as u8 })
+                .collect();
             v[translucent_at * 4 + 3] = 7;
             let before = v.clone();
             assert!(!drop_opaque_alpha(&mut v));

@@ -32,7 +32,13 @@ fn still(bytes: &[u8], header: &Header) -> Result<Bitmap> {
     // SAFETY: `bytes` and `data` are valid for their lengths; libwebp writes at most
     // `data.len()` bytes with the given stride and fails if the image does not fit.
     let out = unsafe {
-        decode(bytes.as_ptr(), bytes.len(), data.as_mut_ptr(), data.len(), i32::try_from(stride)?)
+        decode(
+            bytes.as_ptr(),
+            bytes.len(),
+            data.as_mut_ptr(),
+            data.len(),
+            i32::try_from(stride)?,
+        )
     };
     if out.is_null() {
         bail!("libwebp could not decode");

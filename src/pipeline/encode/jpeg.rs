@@ -16,7 +16,12 @@ pub fn encode(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>> {
     };
     let mut out = Vec::with_capacity(bitmap.data.len() / 8);
     let encoder = Encoder::new(&mut out, quality);
-    encoder.encode(&bitmap.data, u16::try_from(bitmap.width)?, u16::try_from(bitmap.height)?, color)?;
+    encoder.encode(
+        &bitmap.data,
+        u16::try_from(bitmap.width)?,
+        u16::try_from(bitmap.height)?,
+        color,
+    )?;
     Ok(out)
 }
 

@@ -94,7 +94,12 @@ pub fn read_full(bytes: &[u8]) -> HeaderResult<(Header, JpegInfo)> {
     let (width, height) = size.ok_or("no JPEG frame header")?;
     if !icc_chunks.is_empty() {
         icc_chunks.sort_by_key(|&(seq, _)| seq);
-        info.icc = Some(icc_chunks.iter().flat_map(|&(_, d)| d.iter().copied()).collect());
+        info.icc = Some(
+            icc_chunks
+                .iter()
+                .flat_map(|&(_, d)| d.iter().copied())
+                .collect(),
+        );
     }
     if !matches!(info.components, 1 | 3 | 4) {
         return Err(format!("{} colour components", info.components));
