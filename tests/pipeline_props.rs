@@ -20,7 +20,11 @@ fn fit() -> impl Strategy<Value = Fit> {
 }
 
 fn gravity() -> impl Strategy<Value = Gravity> {
-    prop_oneof![Just(Gravity::Center), Just(Gravity::North), Just(Gravity::SouthEast)]
+    prop_oneof![
+        Just(Gravity::Center),
+        Just(Gravity::North),
+        Just(Gravity::SouthEast)
+    ]
 }
 
 /// The request's box after `dpr`, as the caller computes it.
@@ -33,7 +37,11 @@ fn with_dpr(side: Option<u32>, dpr: f64) -> Option<u32> {
 fn aspect_ok(a: u32, b: u32, r: f64) -> bool {
     let a = f64::from(a);
     // a > 1: the box side was within 0.5 of a; a == 1: it may have been anything below 1.5.
-    let lo = if a <= 1.0 { 1.0 } else { (r * (a - 0.5) - 0.5).max(1.0) };
+    let lo = if a <= 1.0 {
+        1.0
+    } else {
+        (r * (a - 0.5) - 0.5).max(1.0)
+    };
     let hi = (r * (a + 0.5) + 0.5).max(1.0);
     let b = f64::from(b);
     b >= lo - 1e-6 && b <= hi + 1e-6
@@ -46,7 +54,10 @@ fn aspect_kept(ow: u32, oh: u32, sw: f64, sh: f64) -> bool {
 /// Checks `(ow, oh)` against the rules for a `sw`x`sh` source.
 fn check_rules(sw: u32, sh: u32, req: &Request, (ow, oh): (u32, u32)) -> Result<(), TestCaseError> {
     prop_assert!(ow >= 1 && oh >= 1);
-    prop_assert!(ow <= req.max_width && oh <= req.max_height, "{ow}x{oh} over the maximum");
+    prop_assert!(
+        ow <= req.max_width && oh <= req.max_height,
+        "{ow}x{oh} over the maximum"
+    );
     let (swf, shf) = (f64::from(sw), f64::from(sh));
     let near = |a: u32, b: f64| (f64::from(a) - b).abs() <= 1.0;
     let (mw, mh) = (f64::from(req.max_width), f64::from(req.max_height));
@@ -95,9 +106,16 @@ fn check_rules(sw: u32, sh: u32, req: &Request, (ow, oh): (u32, u32)) -> Result<
                     }
                 }
                 Fit::Inside | Fit::Outside => {
-                    let s = if req.fit == Fit::Inside { kx.min(ky) } else { kx.max(ky) };
+                    let s = if req.fit == Fit::Inside {
+                        kx.min(ky)
+                    } else {
+                        kx.max(ky)
+                    };
                     let natural = (swf * s, shf * s);
-                    if (req.enlarge || s <= 1.0) && natural.0.round() <= mw && natural.1.round() <= mh {
+                    if (req.enlarge || s <= 1.0)
+                        && natural.0.round() <= mw
+                        && natural.1.round() <= mh
+                    {
                         prop_assert!(near(ow, natural.0) && near(oh, natural.1), "{ow}x{oh}");
                         if req.fit == Fit::Inside {
                             prop_assert!(ow <= w && oh <= h);

@@ -11,9 +11,16 @@ fn every_output_format() {
     let reference = reference(&source, 400, 267);
     for format in ImageFormat::ALL {
         let out = render(&source, &spec(Some(400), None, format), &settings()).unwrap();
-        assert_eq!((out.format, out.width, out.height), (format, 400, 267), "{format}");
+        assert_eq!(
+            (out.format, out.width, out.height),
+            (format, 400, 267),
+            "{format}"
+        );
         if format == ImageFormat::Avif {
-            assert_eq!(imgserver::pipeline::sniff(&out.bytes), Some(ImageFormat::Avif));
+            assert_eq!(
+                imgserver::pipeline::sniff(&out.bytes),
+                Some(ImageFormat::Avif)
+            );
             let info = probe(&out.bytes, &settings()).unwrap();
             assert_eq!((info.width, info.height), (400, 267));
             continue;
@@ -32,16 +39,35 @@ fn orientations_come_out_upright() {
     for o in 1..=8 {
         let source = sample(&format!("orientation/orientation-{o}.jpg"));
         let info = probe(&source, &settings()).unwrap();
-        assert_eq!((info.width, info.height), (480, 320), "probe of orientation {o}");
+        assert_eq!(
+            (info.width, info.height),
+            (480, 320),
+            "probe of orientation {o}"
+        );
         for (w, scale) in [(None, 1.0), (Some(240), 0.5)] {
             let out = render(&source, &spec(w, None, ImageFormat::Png), &settings()).unwrap();
             let img = decode_output(&out.bytes, ImageFormat::Png);
             let s = |v: f64| (v * scale) as u32;
             assert_eq!(img.dimensions(), (s(480.0), s(320.0)), "orientation {o}");
             let what = format!("orientation {o} at {scale}");
-            assert_colour(mean_rgb(&img, s(32.0), s(32.0), s(32.0)), [255, 0, 0], 40.0, &what);
-            assert_colour(mean_rgb(&img, s(448.0), s(32.0), s(32.0)), [0, 255, 0], 40.0, &what);
-            assert_colour(mean_rgb(&img, s(32.0), s(288.0), s(32.0)), [0, 0, 255], 40.0, &what);
+            assert_colour(
+                mean_rgb(&img, s(32.0), s(32.0), s(32.0)),
+                [255, 0, 0],
+                40.0,
+                &what,
+            );
+            assert_colour(
+                mean_rgb(&img, s(448.0), s(32.0), s(32.0)),
+                [0, 255, 0],
+                40.0,
+                &what,
+            );
+            assert_colour(
+                mean_rgb(&img, s(32.0), s(288.0), s(32.0)),
+                [0, 0, 255],
+                40.0,
+                &what,
+            );
         }
     }
 }
@@ -58,7 +84,12 @@ fn orientation_with_a_gravity_crop() {
             let img = decode_output(&out.bytes, ImageFormat::Png);
             assert_eq!(img.dimensions(), (320, 320));
             let x = if gravity == Gravity::West { 32 } else { 288 };
-            assert_colour(mean_rgb(&img, x, 32, 32), colour, 40.0, &format!("{o} {gravity:?}"));
+            assert_colour(
+                mean_rgb(&img, x, 32, 32),
+                colour,
+                40.0,
+                &format!("{o} {gravity:?}"),
+            );
         }
     }
 }
@@ -66,7 +97,19 @@ fn orientation_with_a_gravity_crop() {
 #[test]
 fn alpha_is_flattened_onto_the_background_for_jpeg() {
     let source = sample("formats/storm-alpha.png");
-    for bg in [Rgb { r: 255, g: 255, b: 255 }, Rgb { r: 0, g: 0, b: 0 }, Rgb { r: 200, g: 30, b: 90 }] {
+    for bg in [
+        Rgb {
+            r: 255,
+            g: 255,
+            b: 255,
+        },
+        Rgb { r: 0, g: 0, b: 0 },
+        Rgb {
+            r: 200,
+            g: 30,
+            b: 90,
+        },
+    ] {
         let mut spec = spec(Some(480), None, ImageFormat::Jpeg);
         spec.background = bg;
         let out = render(&source, &spec, &settings()).unwrap();
@@ -76,7 +119,12 @@ fn alpha_is_flattened_onto_the_background_for_jpeg() {
         assert_colour(mean_rgb(&img, 8, 8, 8), [bg.r, bg.g, bg.b], 6.0, "corner");
         // The centre is opaque: not the background.
         let centre = mean_rgb(&img, 240, 160, 8);
-        assert!((0..3).map(|i| (centre[i] - [bg.r, bg.g, bg.b][i] as f64).abs()).sum::<f64>() > 30.0);
+        assert!(
+            (0..3)
+                .map(|i| (centre[i] - [bg.r, bg.g, bg.b][i] as f64).abs())
+                .sum::<f64>()
+                > 30.0
+        );
     }
 }
 
@@ -105,7 +153,11 @@ fn fit_modes() {
     for (fit, size) in cases {
         let mut spec = spec(Some(400), Some(400), ImageFormat::Png);
         spec.fit = fit;
-        spec.background = Rgb { r: 255, g: 0, b: 255 };
+        spec.background = Rgb {
+            r: 255,
+            g: 0,
+            b: 255,
+        };
         let out = render(&source, &spec, &settings()).unwrap();
         assert_eq!((out.width, out.height), size, "{fit:?}");
         let img = decode_output(&out.bytes, ImageFormat::Png);
@@ -114,7 +166,12 @@ fn fit_modes() {
         if fit == Fit::Contain {
             // 400x267 centred: 66 px bands of background above and below.
             assert_colour(band, [255, 0, 255], 1.0, "letterbox band");
-            assert_colour(mean_rgb(&img, 200, 390, 8), [255, 0, 255], 1.0, "letterbox band");
+            assert_colour(
+                mean_rgb(&img, 200, 390, 8),
+                [255, 0, 255],
+                1.0,
+                "letterbox band",
+            );
         } else {
             let off_magenta = (255.0 - band[0]) + band[1] + (255.0 - band[2]);
             assert!(off_magenta > 60.0, "{fit:?} has a band: {band:?}");
@@ -131,7 +188,12 @@ fn fit_modes() {
 #[test]
 fn never_upscaled_unless_asked() {
     let source = sample("formats/storm-static.gif"); // 640x427
-    let out = render(&source, &spec(Some(1280), None, ImageFormat::Png), &settings()).unwrap();
+    let out = render(
+        &source,
+        &spec(Some(1280), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap();
     assert_eq!((out.width, out.height), (640, 427));
     let mut s = spec(Some(1280), None, ImageFormat::Png);
     s.enlarge = true;
@@ -142,8 +204,12 @@ fn never_upscaled_unless_asked() {
 #[test]
 fn metadata_is_stripped() {
     // storm.jpg has Canon EXIF; the output must have none.
-    let out = render(&sample("storm.jpg"), &spec(Some(200), None, ImageFormat::Jpeg), &settings())
-        .unwrap();
+    let out = render(
+        &sample("storm.jpg"),
+        &spec(Some(200), None, ImageFormat::Jpeg),
+        &settings(),
+    )
+    .unwrap();
     assert!(!out.bytes.windows(6).any(|w| w == b"Exif\0\0"));
     assert!(!out.bytes.windows(5).any(|w| w == b"Canon"));
 }

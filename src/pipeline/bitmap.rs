@@ -13,7 +13,11 @@ pub struct Bitmap {
 
 impl std::fmt::Debug for Bitmap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Bitmap({}x{}x{})", self.width, self.height, self.channels)
+        write!(
+            f,
+            "Bitmap({}x{}x{})",
+            self.width, self.height, self.channels
+        )
     }
 }
 
@@ -25,13 +29,23 @@ impl Bitmap {
             "buffer of {} bytes for {width}x{height}x{channels}",
             data.len()
         );
-        Ok(Self { width, height, channels, data })
+        Ok(Self {
+            width,
+            height,
+            channels,
+            data,
+        })
     }
 
     /// A bitmap filled with one pixel value (`pixel.len()` channels).
     pub fn filled(width: u32, height: u32, pixel: &[u8]) -> Self {
         let data = pixel.repeat(width as usize * height as usize);
-        Self { width, height, channels: pixel.len() as u8, data }
+        Self {
+            width,
+            height,
+            channels: pixel.len() as u8,
+            data,
+        }
     }
 
     pub fn has_alpha(&self) -> bool {
@@ -48,23 +62,22 @@ impl Bitmap {
         !self.has_alpha() || self.data.chunks_exact(n).all(|p| p[n - 1] == 255)
     }
 
-    /// Drops the alpha channel (callers check [`Self::is_opaque`] or have flattened first).
-    pub fn without_alpha(self) -> Self {
-        if !self.has_alpha() {
-            return self;
-        }
-        let n = self.channels as usize;
-        let data = self.data.chunks_exact(n).flat_map(|p| p[..n - 1].iter().copied()).collect();
-        Self { width: self.width, height: self.height, channels: self.channels - 1, data }
-    }
-
     /// Grey and grey+alpha become RGB and RGBA; colour images are returned as they are.
     pub fn into_rgb_family(self) -> Self {
         let data = match self.channels {
             1 => self.data.iter().flat_map(|&v| [v, v, v]).collect(),
-            2 => self.data.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect(),
+            2 => self
+                .data
+                .chunks_exact(2)
+                .flat_map(|p| [p[0], p[0], p[0], p[1]])
+                .collect(),
             _ => return self,
         };
-        Self { width: self.width, height: self.height, channels: self.channels + 2, data }
+        Self {
+            width: self.width,
+            height: self.height,
+            channels: self.channels + 2,
+            data,
+        }
     }
 }

@@ -33,7 +33,12 @@ pub fn to_srgb(bitmap: Bitmap, icc: &[u8]) -> Bitmap {
     let (w, h) = (bitmap.width, bitmap.height);
     let mut out = vec![0u8; w as usize * h as usize * dst_channels];
     match transform.transform(&bitmap.data, &mut out) {
-        Ok(()) => Bitmap { width: w, height: h, channels: dst_channels as u8, data: out },
+        Ok(()) => Bitmap {
+            width: w,
+            height: h,
+            channels: dst_channels as u8,
+            data: out,
+        },
         Err(_) => bitmap,
     }
 }
@@ -50,63 +55,40 @@ fn is_srgb(profile: &ColorProfile, srgb: &ColorProfile) -> bool {
         && profile.red_trc.is_some()
 }
 
-/// CMYK (4 channels as stored in the JPEG) to RGB. `adobe_transform` is the APP14 transform
-/// flag when that segment is present: Adobe writers store inverted values (0 = full ink) and
-/// flag 2 means the first three channels are YCC-coded. With a CMYK ICC profile the
-/// conversion goes through it; otherwise through the naive ink model, as browsers do.
-pub fn cmyk_to_rgb(mut cmyk: Bitmap, adobe_transform: Option<u8>, icc: Option<&[u8]>) -> Result<Bitmap> {
-    if adobe_transform == Some(2) {
-        for p in cmyk.data.chunks_exact_mut(4) {
-            let (r, g, b) = ycc_to_rgb(p[0], p[1], p[2]);
-            p[0] = r;
-            p[1] = g;
-            p[2] = b;
-        }
-    }
-    // From here on: "inverted" means 255 = no ink.
-    let inverted = adobe_transform.is_some();
-    if let Some(rgb) = icc.and_then(|icc| cmyk_via_profile(&cmyk, icc, inverted)) {
+/// CMYK ink amounts (0 = no ink; `jpeg-decoder` has already undone the Adobe inversion and
+/// the YCCK coding) to RGB: through the embedded CMYK ICC profile when there is one,
+/// otherwise through the naive ink model, as browsers do without a profile.
+pub fn cmyk_to_rgb(cmyk: Bitmap, icc: Option<&[u8]>) -> Result<Bitmap> {
+    if let Some(rgb) = icc.and_then(|icc| cmyk_via_profile(&cmyk, icc)) {
         return Ok(rgb);
     }
     let data = cmyk
         .data
         .chunks_exact(4)
         .flat_map(|p| {
-            let [c, m, y, k] = if inverted {
-                [p[0], p[1], p[2], p[3]]
-            } else {
-                [255 - p[0], 255 - p[1], 255 - p[2], 255 - p[3]]
-            };
-            let mul = |a: u8| ((u32::from(a) * u32::from(k) + 127) / 255) as u8;
-            [mul(c), mul(m), mul(y)]
+            let k = 255 - u32::from(p[3]);
+            let mul = |ink: u8| (((255 - u32::from(ink)) * k + 127) / 255) as u8;
+            [mul(p[0]), mul(p[1]), mul(p[2])]
         })
         .collect();
     Bitmap::new(cmyk.width, cmyk.height, 3, data)
 }
 
-fn cmyk_via_profile(cmyk: &Bitmap, icc: &[u8], inverted: bool) -> Option<Bitmap> {
+fn cmyk_via_profile(cmyk: &Bitmap, icc: &[u8]) -> Option<Bitmap> {
     let profile = ColorProfile::new_from_slice(icc).ok()?;
     if profile.color_space != DataColorSpace::Cmyk {
         return None;
     }
     let srgb = ColorProfile::new_srgb();
     let transform = profile
-        .create_transform_8bit(Layout::Rgba, &srgb, Layout::Rgb, TransformOptions::default())
+        .create_transform_8bit(
+            Layout::Rgba,
+            &srgb,
+            Layout::Rgb,
+            TransformOptions::default(),
+        )
         .ok()?;
-    // ICC CMYK is 0 = no ink.
-    let src: std::borrow::Cow<[u8]> = if inverted {
-        cmyk.data.iter().map(|v| 255 - v).collect::<Vec<_>>().into()
-    } else {
-        cmyk.data.as_slice().into()
-    };
     let mut out = vec![0u8; cmyk.width as usize * cmyk.height as usize * 3];
-    transform.transform(&src, &mut out).ok()?;
+    transform.transform(&cmyk.data, &mut out).ok()?;
     Bitmap::new(cmyk.width, cmyk.height, 3, out).ok()
-}
-
-/// JFIF YCbCr to RGB, full range.
-fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> (u8, u8, u8) {
-    let (y, cb, cr) = (f32::from(y), f32::from(cb) - 128.0, f32::from(cr) - 128.0);
-    let c = |v: f32| v.round().clamp(0.0, 255.0) as u8;
-    (c(y + 1.402 * cr), c(y - 0.344_136 * cb - 0.714_136 * cr), c(y + 1.772 * cb))
 }

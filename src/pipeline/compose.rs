@@ -11,8 +11,17 @@ pub fn flatten(src: Bitmap, bg: Rgb) -> Bitmap {
     if !src.has_alpha() {
         return src;
     }
-    let data = src.data.chunks_exact(4).flat_map(|p| blend(p, bg)).collect();
-    Bitmap { width: src.width, height: src.height, channels: 3, data }
+    let data = src
+        .data
+        .chunks_exact(4)
+        .flat_map(|p| blend(p, bg))
+        .collect();
+    Bitmap {
+        width: src.width,
+        height: src.height,
+        channels: 3,
+        data,
+    }
 }
 
 /// `src` composited over a `canvas`-sized background at `offset`: RGB out.
@@ -51,7 +60,14 @@ mod tests {
     #[test]
     fn flatten_blends() {
         let src = Bitmap::new(3, 1, 4, vec![10, 20, 30, 255, 10, 20, 30, 0, 0, 0, 0, 128]).unwrap();
-        let out = flatten(src, Rgb { r: 255, g: 255, b: 255 });
+        let out = flatten(
+            src,
+            Rgb {
+                r: 255,
+                g: 255,
+                b: 255,
+            },
+        );
         assert_eq!(out.data, [10, 20, 30, 255, 255, 255, 127, 127, 127]);
     }
 
@@ -59,6 +75,9 @@ mod tests {
     fn letterbox_places_image() {
         let src = Bitmap::new(1, 2, 3, vec![1, 2, 3, 4, 5, 6]).unwrap();
         let out = letterbox(src, (3, 2), (1, 0), Rgb { r: 9, g: 9, b: 9 });
-        assert_eq!(out.data, [9, 9, 9, 1, 2, 3, 9, 9, 9, 9, 9, 9, 4, 5, 6, 9, 9, 9]);
+        assert_eq!(
+            out.data,
+            [9, 9, 9, 1, 2, 3, 9, 9, 9, 9, 9, 9, 4, 5, 6, 9, 9, 9]
+        );
     }
 }

@@ -56,13 +56,24 @@ enum Mode {
 /// Plans the render of a `sw`x`sh` (displayed) source for `req`.
 pub fn plan(sw: u32, sh: u32, req: &Request) -> Plan {
     let (swf, shf) = (f64::from(sw.max(1)), f64::from(sh.max(1)));
-    let (max_w, max_h) = (f64::from(req.max_width.max(1)), f64::from(req.max_height.max(1)));
+    let (max_w, max_h) = (
+        f64::from(req.max_width.max(1)),
+        f64::from(req.max_height.max(1)),
+    );
 
     // The box, still fractional: rounding happens once, at the end.
     let (mut bw, mut bh, mode) = match (req.width, req.height) {
         (None, None) => (swf, shf, Mode::Stretch),
-        (Some(w), None) => (f64::from(w.max(1)), shf * f64::from(w.max(1)) / swf, Mode::Stretch),
-        (None, Some(h)) => (swf * f64::from(h.max(1)) / shf, f64::from(h.max(1)), Mode::Stretch),
+        (Some(w), None) => (
+            f64::from(w.max(1)),
+            shf * f64::from(w.max(1)) / swf,
+            Mode::Stretch,
+        ),
+        (None, Some(h)) => (
+            swf * f64::from(h.max(1)) / shf,
+            f64::from(h.max(1)),
+            Mode::Stretch,
+        ),
         (Some(w), Some(h)) => {
             let mode = match req.fit {
                 Fit::Fill => Mode::Stretch,
@@ -108,20 +119,40 @@ pub fn plan(sw: u32, sh: u32, req: &Request) -> Plan {
 
     let px = |v: f64, max: f64| -> u32 { v.round().clamp(1.0, max) as u32 };
     let (bwi, bhi) = (px(bw, max_w), px(bh, max_h));
-    let full = Rect { x: 0.0, y: 0.0, width: swf, height: shf };
+    let full = Rect {
+        x: 0.0,
+        y: 0.0,
+        width: swf,
+        height: shf,
+    };
     let (ax, ay) = req.gravity.anchors();
     let (ax, ay) = (f64::from(ax) / 2.0, f64::from(ay) / 2.0);
 
     if one_side || mode == Mode::Stretch {
-        return Plan { crop: full, scaled: (bwi, bhi), canvas: (bwi, bhi), offset: (0, 0) };
+        return Plan {
+            crop: full,
+            scaled: (bwi, bhi),
+            canvas: (bwi, bhi),
+            offset: (0, 0),
+        };
     }
     let (bwf, bhf) = (f64::from(bwi), f64::from(bhi));
     match req.fit {
         Fit::Cover => {
             let s = (bwf / swf).max(bhf / shf);
             let (cw, ch) = ((bwf / s).min(swf), (bhf / s).min(shf));
-            let crop = Rect { x: (swf - cw) * ax, y: (shf - ch) * ay, width: cw, height: ch };
-            Plan { crop, scaled: (bwi, bhi), canvas: (bwi, bhi), offset: (0, 0) }
+            let crop = Rect {
+                x: (swf - cw) * ax,
+                y: (shf - ch) * ay,
+                width: cw,
+                height: ch,
+            };
+            Plan {
+                crop,
+                scaled: (bwi, bhi),
+                canvas: (bwi, bhi),
+                offset: (0, 0),
+            }
         }
         Fit::Contain => {
             let s = (bwf / swf).min(bhf / shf);
@@ -130,12 +161,22 @@ pub fn plan(sw: u32, sh: u32, req: &Request) -> Plan {
                 (f64::from(bwi - iw) * ax).round() as u32,
                 (f64::from(bhi - ih) * ay).round() as u32,
             );
-            Plan { crop: full, scaled: (iw, ih), canvas: (bwi, bhi), offset }
+            Plan {
+                crop: full,
+                scaled: (iw, ih),
+                canvas: (bwi, bhi),
+                offset,
+            }
         }
         Fit::Inside | Fit::Outside => {
             let s = upscale(bwf, bhf);
             let scaled = (px(swf * s, max_w), px(shf * s, max_h));
-            Plan { crop: full, scaled, canvas: scaled, offset: (0, 0) }
+            Plan {
+                crop: full,
+                scaled,
+                canvas: scaled,
+                offset: (0, 0),
+            }
         }
         Fit::Fill => unreachable!("fill is Mode::Stretch"),
     }
@@ -169,14 +210,25 @@ mod tests {
         let p = plan(4000, 3000, &req(None, Some(100), Fit::Contain));
         assert_eq!(p.canvas, (133, 100));
         // Rounds to nearest: 3000*401/4000 = 300.75.
-        assert_eq!(plan(4000, 3000, &req(Some(401), None, Fit::Fill)).canvas, (401, 301));
+        assert_eq!(
+            plan(4000, 3000, &req(Some(401), None, Fit::Fill)).canvas,
+            (401, 301)
+        );
     }
 
     #[test]
     fn no_side_is_source_size() {
         let p = plan(640, 427, &req(None, None, Fit::Cover));
         assert_eq!((p.scaled, p.canvas), ((640, 427), (640, 427)));
-        assert_close(p.crop, Rect { x: 0.0, y: 0.0, width: 640.0, height: 427.0 });
+        assert_close(
+            p.crop,
+            Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 640.0,
+                height: 427.0,
+            },
+        );
     }
 
     #[test]
@@ -185,9 +237,20 @@ mod tests {
         assert_eq!(p.canvas, (4000, 3000));
         let p = plan(400, 300, &req(Some(800), Some(800), Fit::Cover));
         assert_eq!((p.scaled, p.canvas), ((300, 300), (300, 300)));
-        assert_close(p.crop, Rect { x: 50.0, y: 0.0, width: 300.0, height: 300.0 });
+        assert_close(
+            p.crop,
+            Rect {
+                x: 50.0,
+                y: 0.0,
+                width: 300.0,
+                height: 300.0,
+            },
+        );
         let p = plan(400, 300, &req(Some(800), Some(400), Fit::Contain));
-        assert_eq!((p.scaled, p.canvas, p.offset), ((400, 300), (600, 300), (100, 0)));
+        assert_eq!(
+            (p.scaled, p.canvas, p.offset),
+            ((400, 300), (600, 300), (100, 0))
+        );
         let p = plan(400, 300, &req(Some(800), Some(800), Fit::Fill));
         // k = max(2, 2.67): box 300x300, the vertical scale is exactly 1.
         assert_eq!(p.canvas, (300, 300));
@@ -203,7 +266,15 @@ mod tests {
         r.enlarge = true;
         let p = plan(400, 300, &r);
         assert_eq!(p.canvas, (800, 800));
-        assert_close(p.crop, Rect { x: 50.0, y: 0.0, width: 300.0, height: 300.0 });
+        assert_close(
+            p.crop,
+            Rect {
+                x: 50.0,
+                y: 0.0,
+                width: 300.0,
+                height: 300.0,
+            },
+        );
     }
 
     #[test]
@@ -211,9 +282,20 @@ mod tests {
         let (sw, sh) = (4000, 3000);
         let p = plan(sw, sh, &req(Some(400), Some(400), Fit::Cover));
         assert_eq!((p.scaled, p.canvas), ((400, 400), (400, 400)));
-        assert_close(p.crop, Rect { x: 500.0, y: 0.0, width: 3000.0, height: 3000.0 });
+        assert_close(
+            p.crop,
+            Rect {
+                x: 500.0,
+                y: 0.0,
+                width: 3000.0,
+                height: 3000.0,
+            },
+        );
         let p = plan(sw, sh, &req(Some(400), Some(400), Fit::Contain));
-        assert_eq!((p.scaled, p.canvas, p.offset), ((400, 300), (400, 400), (0, 50)));
+        assert_eq!(
+            (p.scaled, p.canvas, p.offset),
+            ((400, 300), (400, 400), (0, 50))
+        );
         let p = plan(sw, sh, &req(Some(400), Some(400), Fit::Fill));
         assert_eq!((p.scaled, p.canvas), ((400, 400), (400, 400)));
         let p = plan(sw, sh, &req(Some(400), Some(400), Fit::Inside));

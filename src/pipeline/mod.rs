@@ -103,7 +103,12 @@ pub fn render(
     } else {
         plan.scaled
     };
-    let decoded = decode::decode(bytes, &header, &decode::Target { crop, scaled }, settings)?;
+    let target = decode::Target {
+        crop,
+        scaled,
+        shrink: None,
+    };
+    let decoded = decode::decode(bytes, &header, &target, settings)?;
 
     // The decoder may have shrunk on load: bring the crop into decoded pixels.
     let bitmap = decoded.bitmap;
@@ -129,5 +134,57 @@ pub fn render(
     }
     let bytes = encode::encode(&image, spec.format, spec.quality, settings)
         .with_context(|| format!("encoding {}x{} {}", image.width, image.height, spec.format))?;
-    Ok(Rendered { bytes, format: spec.format, width: image.width, height: image.height })
+    Ok(Rendered {
+        bytes,
+        format: spec.format,
+        width: image.width,
+        height: image.height,
+    })
+}
+
+/// The individual steps, public only so that `benches/` can time each one. Not an API.
+#[doc(hidden)]
+pub mod steps {
+    pub use super::bitmap::Bitmap;
+    use super::*;
+
+    /// Decodes with the shrink-on-load factor `denominator` (1, 2, 4, 8; JPEG only).
+    pub fn decode(bytes: &[u8], denominator: u32) -> Result<Bitmap, PipelineError> {
+        let settings = PipelineSettings::default();
+        let header = checked_header(bytes, &settings, false)?;
+        let (w, h) = (f64::from(header.width), f64::from(header.height));
+        let crop = geometry::Rect {
+            x: 0.0,
+            y: 0.0,
+            width: w,
+            height: h,
+        };
+        let target = decode::Target {
+            crop,
+            scaled: (1, 1),
+            shrink: Some(denominator),
+        };
+        Ok(decode::decode(bytes, &header, &target, &settings)?.bitmap)
+    }
+
+    /// Lanczos3 resample of the whole bitmap.
+    pub fn resize(bitmap: Bitmap, width: u32, height: u32) -> Bitmap {
+        let (w, h) = (f64::from(bitmap.width), f64::from(bitmap.height));
+        let crop = geometry::Rect {
+            x: 0.0,
+            y: 0.0,
+            width: w,
+            height: h,
+        };
+        resize::resize(bitmap, crop, width, height).expect("resize")
+    }
+
+    pub fn encode(bitmap: &Bitmap, format: ImageFormat, settings: &PipelineSettings) -> Vec<u8> {
+        encode::encode(bitmap, format, 80, settings).expect("encode")
+    }
+
+    /// ICC conversion of an RGB bitmap with the profile `icc`.
+    pub fn to_srgb(bitmap: Bitmap, icc: &[u8]) -> Bitmap {
+        color::to_srgb(bitmap, icc)
+    }
 }

@@ -24,7 +24,12 @@ fn point_to_stored(x: f64, y: f64, orientation: u8, sw: f64, sh: f64) -> (f64, f
 pub fn rect_to_stored(r: Rect, orientation: u8, sw: f64, sh: f64) -> Rect {
     let (x0, y0) = point_to_stored(r.x, r.y, orientation, sw, sh);
     let (x1, y1) = point_to_stored(r.x + r.width, r.y + r.height, orientation, sw, sh);
-    Rect { x: x0.min(x1), y: y0.min(y1), width: (x1 - x0).abs(), height: (y1 - y0).abs() }
+    Rect {
+        x: x0.min(x1),
+        y: y0.min(y1),
+        width: (x1 - x0).abs(),
+        height: (y1 - y0).abs(),
+    }
 }
 
 /// Turns a stored-orientation bitmap upright.
@@ -52,7 +57,12 @@ pub fn apply(src: Bitmap, orientation: u8) -> Bitmap {
             data[d..d + n].copy_from_slice(&src.data[s..s + n]);
         }
     }
-    Bitmap { width: dw as u32, height: dh as u32, channels: src.channels, data }
+    Bitmap {
+        width: dw as u32,
+        height: dh as u32,
+        channels: src.channels,
+        data,
+    }
 }
 
 #[cfg(test)]
@@ -90,12 +100,21 @@ mod tests {
     #[test]
     fn rects_map_to_the_pixels_that_show_there() {
         // Displayed pixel (2,0) (value 3) must map to where 3 is stored.
-        let r = Rect { x: 2.0, y: 0.0, width: 1.0, height: 1.0 };
+        let r = Rect {
+            x: 2.0,
+            y: 0.0,
+            width: 1.0,
+            height: 1.0,
+        };
         for o in 1..=8 {
             let s = stored(o);
             let m = rect_to_stored(r, o, f64::from(s.width), f64::from(s.height));
             let i = (m.y as u32 * s.width + m.x as u32) as usize;
-            assert_eq!((s.data[i], m.width, m.height), (3, 1.0, 1.0), "orientation {o}");
+            assert_eq!(
+                (s.data[i], m.width, m.height),
+                (3, 1.0, 1.0),
+                "orientation {o}"
+            );
         }
     }
 }

@@ -21,7 +21,13 @@ pub fn resize(src: Bitmap, crop: Rect, width: u32, height: u32) -> Result<Bitmap
     let whole = |v: f64| (v - v.round()).abs() < 1e-6;
     let same = |a: f64, b: u32| (a - f64::from(b)).abs() < 1e-6;
     if whole(x) && whole(y) && same(cw, width) && same(ch, height) {
-        return Ok(copy_region(src, x.round() as u32, y.round() as u32, width, height));
+        return Ok(copy_region(
+            src,
+            x.round() as u32,
+            y.round() as u32,
+            width,
+            height,
+        ));
     }
     let pixel_type = match src.channels {
         1 => PixelType::U8,
@@ -29,14 +35,16 @@ pub fn resize(src: Bitmap, crop: Rect, width: u32, height: u32) -> Result<Bitmap
         3 => PixelType::U8x3,
         _ => PixelType::U8x4,
     };
-    let src_image = ImageRef::new(src.width, src.height, &src.data, pixel_type)
-        .context("resize source")?;
+    let src_image =
+        ImageRef::new(src.width, src.height, &src.data, pixel_type).context("resize source")?;
     let mut dst = Image::new(width, height, pixel_type);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
         .crop(x, y, cw, ch)
         .use_alpha(src.has_alpha());
-    Resizer::new().resize(&src_image, &mut dst, &options).context("resize")?;
+    Resizer::new()
+        .resize(&src_image, &mut dst, &options)
+        .context("resize")?;
     Bitmap::new(width, height, src.channels, dst.into_vec())
 }
 
@@ -52,7 +60,12 @@ fn copy_region(src: Bitmap, x: u32, y: u32, width: u32, height: u32) -> Bitmap {
         let start = (r as usize * src.width as usize + x as usize) * n;
         data.extend_from_slice(&src.data[start..start + row]);
     }
-    Bitmap { width, height, channels: src.channels, data }
+    Bitmap {
+        width,
+        height,
+        channels: src.channels,
+        data,
+    }
 }
 
 #[cfg(test)]
@@ -63,9 +76,19 @@ mod tests {
     fn no_op_and_crop() {
         let data: Vec<u8> = (0..4 * 3 * 3).map(|v| v as u8).collect();
         let src = Bitmap::new(4, 3, 3, data.clone()).unwrap();
-        let full = Rect { x: 0.0, y: 0.0, width: 4.0, height: 3.0 };
+        let full = Rect {
+            x: 0.0,
+            y: 0.0,
+            width: 4.0,
+            height: 3.0,
+        };
         assert_eq!(resize(src.clone(), full, 4, 3).unwrap().data, data);
-        let crop = Rect { x: 1.0, y: 1.0, width: 2.0, height: 2.0 };
+        let crop = Rect {
+            x: 1.0,
+            y: 1.0,
+            width: 2.0,
+            height: 2.0,
+        };
         let out = resize(src, crop, 2, 2).unwrap();
         assert_eq!(out.data, [15, 16, 17, 18, 19, 20, 27, 28, 29, 30, 31, 32]);
     }
@@ -77,11 +100,26 @@ mod tests {
         let mut data = Vec::new();
         for _y in 0..8 {
             for x in 0..8 {
-                data.extend_from_slice(if x < 4 { &[255, 0, 0, 255] } else { &[0, 255, 0, 0] });
+                data.extend_from_slice(if x < 4 {
+                    &[255, 0, 0, 255]
+                } else {
+                    &[0, 255, 0, 0]
+                });
             }
         }
         let src = Bitmap::new(8, 8, 4, data).unwrap();
-        let out = resize(src, Rect { x: 0.0, y: 0.0, width: 8.0, height: 8.0 }, 3, 3).unwrap();
+        let out = resize(
+            src,
+            Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 8.0,
+                height: 8.0,
+            },
+            3,
+            3,
+        )
+        .unwrap();
         for p in out.data.chunks_exact(4).filter(|p| p[3] > 16) {
             assert!(p[1] < 8 && p[0] > 240, "{p:?}");
         }

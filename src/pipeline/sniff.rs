@@ -41,15 +41,24 @@ mod tests {
 
     #[test]
     fn signatures() {
-        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0\0\x10JFIF"), Some(ImageFormat::Jpeg));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some(ImageFormat::Png));
+        assert_eq!(
+            sniff(b"\xFF\xD8\xFF\xE0\0\x10JFIF"),
+            Some(ImageFormat::Jpeg)
+        );
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
+            Some(ImageFormat::Png)
+        );
         assert_eq!(sniff(b"GIF89a\x01\0\x01\0"), Some(ImageFormat::Gif));
         assert_eq!(sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Some(ImageFormat::Webp));
         assert_eq!(
             sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"),
             Some(ImageFormat::Avif)
         );
-        assert_eq!(sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif"), Some(ImageFormat::Avif));
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif"),
+            Some(ImageFormat::Avif)
+        );
     }
 
     #[test]

@@ -53,7 +53,9 @@ pub fn decode_output(bytes: &[u8], format: ImageFormat) -> image::RgbaImage {
         ImageFormat::Avif => panic!("the image crate here cannot decode AVIF"),
     };
     assert_eq!(image::guess_format(bytes).unwrap(), expected);
-    image::load_from_memory_with_format(bytes, expected).unwrap().to_rgba8()
+    image::load_from_memory_with_format(bytes, expected)
+        .unwrap()
+        .to_rgba8()
 }
 
 /// Mean absolute difference per RGB channel between two equally sized images.

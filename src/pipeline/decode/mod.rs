@@ -5,6 +5,8 @@
 mod avif;
 mod gif;
 mod jpeg;
+#[cfg(feature = "turbo")]
+mod jpeg_turbo;
 mod png;
 mod webp;
 
@@ -28,6 +30,8 @@ pub struct Decoded {
 pub struct Target {
     pub crop: Rect,
     pub scaled: (u32, u32),
+    /// A fixed shrink-on-load denominator instead of the computed one (for benchmarks).
+    pub shrink: Option<u32>,
 }
 
 pub fn decode(
@@ -37,12 +41,14 @@ pub fn decode(
     settings: &PipelineSettings,
 ) -> Result<Decoded, PipelineError> {
     // Headroom over the header-checked pixel limit for decoders that count their own memory.
-    let memory_limit = settings.max_source_pixels.saturating_mul(8).saturating_add(1 << 24);
-    let unsupported = |e: anyhow::Error| {
-        PipelineError::Unsupported(format!("{}: {e:#}", header.format))
-    };
+    let memory_limit = settings
+        .max_source_pixels
+        .saturating_mul(8)
+        .saturating_add(1 << 24);
+    let unsupported =
+        |e: anyhow::Error| PipelineError::Unsupported(format!("{}: {e:#}", header.format));
     let decoded = match header.format {
-        ImageFormat::Jpeg => jpeg::decode(bytes, header, target, settings, memory_limit)?,
+        ImageFormat::Jpeg => jpeg::decode(bytes, header, target, memory_limit)?,
         ImageFormat::Png => png::decode(bytes, memory_limit).map_err(unsupported)?,
         ImageFormat::Gif => gif::decode(bytes, memory_limit).map_err(unsupported)?,
         ImageFormat::Webp => webp::decode(bytes, header, memory_limit).map_err(unsupported)?,

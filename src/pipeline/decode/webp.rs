@@ -13,11 +13,37 @@ pub fn decode(bytes: &[u8], header: &Header, memory_limit: u64) -> Result<Decode
     let bitmap = if header.frames > 1 {
         first_frame(bytes, memory_limit)?
     } else {
-        let image = webp::Decoder::new(bytes).decode().context("libwebp could not decode")?;
-        let channels = if image.is_alpha() { 4 } else { 3 };
-        Bitmap::new(image.width(), image.height(), channels, image.to_vec())?
+        still(bytes, header)?
     };
     Ok(Decoded { bitmap, icc })
+}
+
+/// libwebp decoding straight into our buffer (the `webp` crate's decoder returns libwebp's
+/// own allocation, which would cost a full-size copy).
+fn still(bytes: &[u8], header: &Header) -> Result<Bitmap> {
+    let channels: u8 = if header.has_alpha { 4 } else { 3 };
+    let stride = header.width as usize * usize::from(channels);
+    let mut data = vec![0u8; stride * header.height as usize];
+    let decode = if channels == 4 {
+        libwebp_sys::WebPDecodeRGBAInto
+    } else {
+        libwebp_sys::WebPDecodeRGBInto
+    };
+    // SAFETY: `bytes` and `data` are valid for their lengths; libwebp writes at most
+    // `data.len()` bytes with the given stride and fails if the image does not fit.
+    let out = unsafe {
+        decode(
+            bytes.as_ptr(),
+            bytes.len(),
+            data.as_mut_ptr(),
+            data.len(),
+            i32::try_from(stride)?,
+        )
+    };
+    if out.is_null() {
+        bail!("libwebp could not decode");
+    }
+    Bitmap::new(header.width, header.height, channels, data)
 }
 
 fn first_frame(bytes: &[u8], memory_limit: u64) -> Result<Bitmap> {

@@ -1,5 +1,6 @@
 //! GIF: one frame, quantised to a 256-colour palette with NeuQuant (`gif`'s own quantiser).
-//! Fully transparent pixels become the transparent index; partial alpha is thresholded.
+//! GIF has 1-bit transparency: fully transparent pixels become the transparent index and
+//! any other alpha is treated as opaque (`gif`'s own rule).
 
 use anyhow::Result;
 

@@ -14,13 +14,19 @@ pub fn encode(bitmap: &Bitmap, quality: u8, method: u8) -> Result<Vec<u8>> {
     } else {
         bitmap
     };
-    let layout = if bitmap.channels == 4 { PixelLayout::Rgba } else { PixelLayout::Rgb };
+    let layout = if bitmap.channels == 4 {
+        PixelLayout::Rgba
+    } else {
+        PixelLayout::Rgb
+    };
     let mut config = WebPConfig::new().map_err(|()| anyhow!("libwebp config"))?;
     config.lossless = 0;
     config.quality = f32::from(quality);
     config.method = i32::from(method.min(6));
     config.alpha_compression = 1;
     let encoder = Encoder::new(&bitmap.data, layout, bitmap.width, bitmap.height);
-    let memory = encoder.encode_advanced(&config).map_err(|e| anyhow!("libwebp: {e:?}"))?;
+    let memory = encoder
+        .encode_advanced(&config)
+        .map_err(|e| anyhow!("libwebp: {e:?}"))?;
     Ok(memory.to_vec())
 }

@@ -27,7 +27,12 @@ pub struct AvifFile {
 
 impl AvifFile {
     /// The item's data, gathered from its extents.
-    pub fn data<'a>(&self, bytes: &'a [u8], item: &Item) -> HeaderResult<std::borrow::Cow<'a, [u8]>> {
+    #[cfg_attr(not(feature = "avif-decode"), allow(dead_code))]
+    pub fn data<'a>(
+        &self,
+        bytes: &'a [u8],
+        item: &Item,
+    ) -> HeaderResult<std::borrow::Cow<'a, [u8]>> {
         let slice = |&(off, len): &(usize, usize)| {
             off.checked_add(len)
                 .and_then(|end| bytes.get(off..end))
@@ -121,7 +126,11 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
             b"pitm" => {
                 let version = c.u8()?;
                 c.skip(3)?;
-                primary_id = Some(if version == 0 { u32::from(c.be16()?) } else { c.be32()? });
+                primary_id = Some(if version == 0 {
+                    u32::from(c.be16()?)
+                } else {
+                    c.be32()?
+                });
             }
             b"iinf" => {
                 let version = c.u8()?;
@@ -138,7 +147,11 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
                     if v < 2 {
                         continue;
                     }
-                    let id = if v == 2 { u32::from(d.be16()?) } else { d.be32()? };
+                    let id = if v == 2 {
+                        u32::from(d.be16()?)
+                    } else {
+                        d.be32()?
+                    };
                     d.skip(2)?;
                     item_types.push((id, d.take(4)?.try_into().expect("4 bytes")));
                 }
@@ -151,7 +164,11 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
                     let (k, r) = r?;
                     let mut d = Cursor::new(r);
                     let id = |d: &mut Cursor| -> HeaderResult<u32> {
-                        Ok(if version == 0 { u32::from(d.be16()?) } else { d.be32()? })
+                        Ok(if version == 0 {
+                            u32::from(d.be16()?)
+                        } else {
+                            d.be32()?
+                        })
                     };
                     let from = id(&mut d)?;
                     let count = d.be16()?;
@@ -183,7 +200,10 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
     let primary_id = primary_id.ok_or("no primary item")?;
     if let Some((_, t)) = item_types.iter().find(|(id, _)| *id == primary_id) {
         if t != b"av01" {
-            return Err(format!("primary item is {}, not AV1", String::from_utf8_lossy(t)));
+            return Err(format!(
+                "primary item is {}, not AV1",
+                String::from_utf8_lossy(t)
+            ));
         }
     }
     let props_of = |id: u32| -> Vec<&Property> {
@@ -196,14 +216,23 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
     };
     let item = |id: u32| -> HeaderResult<Item> {
         let props = props_of(id);
-        let (width, height) = props.iter().find_map(|p| p.ispe).ok_or("item without ispe")?;
+        let (width, height) = props
+            .iter()
+            .find_map(|p| p.ispe)
+            .ok_or("item without ispe")?;
         let extents = locations
             .iter()
             .find(|(i, _)| *i == id)
             .map(|(_, e)| e.clone())
             .ok_or("item without location")?;
         let icc = props.iter().find_map(|p| p.icc.clone());
-        Ok(Item { id, width, height, extents, icc })
+        Ok(Item {
+            id,
+            width,
+            height,
+            extents,
+            icc,
+        })
     };
     let primary = item(primary_id)?;
     let alpha = aux_refs
@@ -215,7 +244,10 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
 
     // Transformative properties apply in the order listed: rotation, then mirror.
     let props = props_of(primary_id);
-    let rot = props.iter().find(|p| &p.kind == b"irot").map_or(0, |p| p.irot);
+    let rot = props
+        .iter()
+        .find(|p| &p.kind == b"irot")
+        .map_or(0, |p| p.irot);
     let mir = props.iter().find_map(|p| p.imir);
     let orientation = match (rot, mir) {
         (0, None) => 1,
@@ -232,11 +264,18 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
         (_, Some(_)) => 7,
         _ => 1,
     };
-    Ok(AvifFile { primary, alpha, orientation })
+    Ok(AvifFile {
+        primary,
+        alpha,
+        orientation,
+    })
 }
 
 fn parse_property(kind: [u8; 4], body: &[u8]) -> Property {
-    let mut p = Property { kind, ..Default::default() };
+    let mut p = Property {
+        kind,
+        ..Default::default()
+    };
     let mut c = Cursor::new(body);
     match &kind {
         b"ispe" => {
@@ -267,11 +306,19 @@ fn parse_ipma(body: &[u8]) -> HeaderResult<Vec<(u32, Vec<u16>)>> {
     let count = c.be32()?;
     let mut out = Vec::new();
     for _ in 0..count.min(65_536) {
-        let id = if version < 1 { u32::from(c.be16()?) } else { c.be32()? };
+        let id = if version < 1 {
+            u32::from(c.be16()?)
+        } else {
+            c.be32()?
+        };
         let n = c.u8()?;
         let mut idx = Vec::with_capacity(usize::from(n));
         for _ in 0..n {
-            idx.push(if flags & 1 == 1 { c.be16()? & 0x7FFF } else { u16::from(c.u8()? & 0x7F) });
+            idx.push(if flags & 1 == 1 {
+                c.be16()? & 0x7FFF
+            } else {
+                u16::from(c.u8()? & 0x7F)
+            });
         }
         out.push((id, idx));
     }
@@ -285,7 +332,11 @@ fn parse_iloc(c: &mut Cursor) -> HeaderResult<Vec<(u32, Vec<(usize, usize)>)>> {
     let b = c.u8()?;
     let (offset_size, length_size, base_size) = (a >> 4, a & 15, b >> 4);
     let index_size = if version >= 1 { b & 15 } else { 0 };
-    let count = if version < 2 { u32::from(c.be16()?) } else { c.be32()? };
+    let count = if version < 2 {
+        u32::from(c.be16()?)
+    } else {
+        c.be32()?
+    };
     let sized = |c: &mut Cursor, n: u8| -> HeaderResult<u64> {
         Ok(match n {
             0 => 0,
@@ -296,7 +347,11 @@ fn parse_iloc(c: &mut Cursor) -> HeaderResult<Vec<(u32, Vec<(usize, usize)>)>> {
     };
     let mut out = Vec::new();
     for _ in 0..count.min(65_536) {
-        let id = if version < 2 { u32::from(c.be16()?) } else { c.be32()? };
+        let id = if version < 2 {
+            u32::from(c.be16()?)
+        } else {
+            c.be32()?
+        };
         if version >= 1 {
             let method = c.be16()? & 15;
             if method != 0 {
@@ -309,7 +364,9 @@ fn parse_iloc(c: &mut Cursor) -> HeaderResult<Vec<(u32, Vec<(usize, usize)>)>> {
         let mut v = Vec::new();
         for _ in 0..extents {
             sized(c, index_size)?;
-            let off = base.checked_add(sized(c, offset_size)?).ok_or("iloc overflow")?;
+            let off = base
+                .checked_add(sized(c, offset_size)?)
+                .ok_or("iloc overflow")?;
             let len = sized(c, length_size)?;
             let off = usize::try_from(off).map_err(|_| "iloc overflow")?;
             let len = usize::try_from(len).map_err(|_| "iloc overflow")?;

@@ -60,7 +60,14 @@ pub fn read(bytes: &[u8]) -> HeaderResult<Header> {
     if frames == 0 {
         return Err("no image in GIF".into());
     }
-    Ok(Header { format: ImageFormat::Gif, width, height, orientation: 1, has_alpha, frames })
+    Ok(Header {
+        format: ImageFormat::Gif,
+        width,
+        height,
+        orientation: 1,
+        has_alpha,
+        frames,
+    })
 }
 
 /// Skips a chain of data sub-blocks; returns the first one (extensions keep their fields there).

@@ -13,6 +13,10 @@ pub struct JpegInfo {
     pub arithmetic: bool,
     /// APP14 "Adobe" colour transform, when the segment is present (0 none/CMYK, 1 YCbCr, 2 YCCK).
     pub adobe_transform: Option<u8>,
+    /// Whether some components have fewer samples than others (4:2:0, 4:2:2, ...).
+    pub subsampled: bool,
+    /// The ICC profile from the APP2 `ICC_PROFILE` chunks, reassembled in sequence order.
+    pub icc: Option<Vec<u8>>,
 }
 
 pub fn read(bytes: &[u8]) -> HeaderResult<Header> {
@@ -27,6 +31,7 @@ pub fn read_full(bytes: &[u8]) -> HeaderResult<(Header, JpegInfo)> {
     let mut orientation = 1;
     let mut info = JpegInfo::default();
     let mut size = None;
+    let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
     loop {
         // Markers may be preceded by any number of 0xFF fill bytes.
         if c.u8()? != 0xFF {
@@ -54,6 +59,12 @@ pub fn read_full(bytes: &[u8]) -> HeaderResult<(Header, JpegInfo)> {
                 let height = s.be16()?;
                 let width = s.be16()?;
                 info.components = s.u8()?;
+                let mut factors = Vec::new();
+                for _ in 0..info.components {
+                    let f = s.take(3)?;
+                    factors.push(f[1]);
+                }
+                info.subsampled = factors.windows(2).any(|w| w[0] != w[1]);
                 info.progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
                 info.arithmetic = marker >= 0xC9;
                 if matches!(marker, 0xC3 | 0xC7 | 0xCB | 0xCF) {
@@ -70,6 +81,9 @@ pub fn read_full(bytes: &[u8]) -> HeaderResult<(Header, JpegInfo)> {
             0xE1 if segment.starts_with(b"Exif\0\0") => {
                 orientation = crate::pipeline::exif::orientation(&segment[6..]);
             }
+            0xE2 if segment.starts_with(b"ICC_PROFILE\0") && segment.len() >= 14 => {
+                icc_chunks.push((segment[12], &segment[14..]));
+            }
             0xEE if segment.starts_with(b"Adobe") && segment.len() >= 12 => {
                 info.adobe_transform = Some(segment[11]);
             }
@@ -78,6 +92,15 @@ pub fn read_full(bytes: &[u8]) -> HeaderResult<(Header, JpegInfo)> {
         }
     }
     let (width, height) = size.ok_or("no JPEG frame header")?;
+    if !icc_chunks.is_empty() {
+        icc_chunks.sort_by_key(|&(seq, _)| seq);
+        info.icc = Some(
+            icc_chunks
+                .iter()
+                .flat_map(|&(_, d)| d.iter().copied())
+                .collect(),
+        );
+    }
     if !matches!(info.components, 1 | 3 | 4) {
         return Err(format!("{} colour components", info.components));
     }

@@ -45,7 +45,9 @@ pub fn read(bytes: &[u8], format: ImageFormat) -> Result<Header, PipelineError> 
     }
     .map_err(|e| PipelineError::Unsupported(format!("{format}: {e}")))?;
     if header.width == 0 || header.height == 0 {
-        return Err(PipelineError::Unsupported(format!("{format}: zero-sized image")));
+        return Err(PipelineError::Unsupported(format!(
+            "{format}: zero-sized image"
+        )));
     }
     Ok(header)
 }

@@ -1,0 +1,248 @@
+//! Criterion benchmarks of the render pipeline: each step (decode full and shrunk on load,
+//! resize, each encoder) and whole renders of the shared samples to 400 px JPEG/WebP/AVIF.
+//! Run with `cargo bench --bench pipeline`; results and the libvips comparison are in
+//! `benches/README.md`. Everything here runs on one core, as the server does per render.
+//!
+//! Time is *CPU time of the process* (user + system, all threads), not wall time: the
+//! development machines are shared, and CPU time is what a render costs the server whatever
+//! the load. (`jpeg-decoder` hands IDCT work to helper threads; their time is counted too.)
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use imgserver::pipeline::steps;
+use imgserver::pipeline::{render, Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rgb};
+
+/// Process CPU time (`CLOCK_PROCESS_CPUTIME_ID`), in nanoseconds.
+struct CpuTime;
+
+fn process_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        process_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        process_cpu_ns() - start
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Formats nanoseconds of CPU time as milliseconds.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, _typical: f64, values: &mut [f64]) -> &'static str {
+        values.iter_mut().for_each(|v| *v /= 1e6);
+        "ms cpu"
+    }
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        _t: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        values.iter_mut().for_each(|v| *v /= 1e6);
+        "ms cpu"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns cpu"
+    }
+}
+
+type C = Criterion<CpuTime>;
+
+fn samples() -> PathBuf {
+    if let Some(dir) = std::env::var_os("IMGSERVER_SAMPLES") {
+        return dir.into();
+    }
+    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples"));
+    if beside.exists() {
+        beside
+    } else {
+        PathBuf::from("/work/shared/samples")
+    }
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(samples().join(name)).expect("sample")
+}
+
+fn spec(format: ImageFormat) -> RenderSpec {
+    RenderSpec {
+        width: Some(400),
+        height: None,
+        fit: Fit::Cover,
+        gravity: Gravity::Center,
+        enlarge: false,
+        background: Rgb::WHITE,
+        format,
+        quality: 80,
+        animate: false,
+    }
+}
+
+/// Settings as the service runs them: libwebp method 4 and ravif speed from the defaults.
+fn settings() -> PipelineSettings {
+    PipelineSettings::default()
+}
+
+fn whole_renders(c: &mut C) {
+    let mut group = c.benchmark_group("render");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let sources = [
+        "kleiber-12mp.jpg",
+        "elephants-12mp-progressive.jpg",
+        "storm.jpg",
+        "focal.png",
+    ];
+    let mut inputs: Vec<(String, Vec<u8>)> = sources
+        .iter()
+        .map(|name| (name.to_string(), sample(name)))
+        .collect();
+    // The 12 MP PNG of the speed goal: kleiber re-encoded as RGB PNG (no such sample exists).
+    let kleiber = image::load_from_memory(&sample("kleiber-12mp.jpg"))
+        .expect("decode")
+        .to_rgb8();
+    let mut png = Vec::new();
+    kleiber
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    inputs.push(("kleiber-12mp.png (generated)".into(), png));
+    for (name, bytes) in &inputs {
+        let only_jpeg = name.contains("generated");
+        for format in [ImageFormat::Jpeg, ImageFormat::Webp, ImageFormat::Avif] {
+            if only_jpeg && format != ImageFormat::Jpeg {
+                continue;
+            }
+            let spec = spec(format);
+            group.bench_with_input(BenchmarkId::new(format.name(), name), bytes, |b, bytes| {
+                b.iter(|| render(bytes, &spec, &settings()).expect("render"))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn decode_steps(c: &mut C) {
+    let mut group = c.benchmark_group("decode");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for name in [
+        "kleiber-12mp.jpg",
+        "elephants-12mp-progressive.jpg",
+        "storm.jpg",
+    ] {
+        let bytes = sample(name);
+        for denominator in [1, 2, 4, 8] {
+            let id = BenchmarkId::new(format!("1/{denominator}"), name);
+            group.bench_with_input(id, &bytes, |b, bytes| {
+                b.iter(|| steps::decode(bytes, denominator).expect("decode"))
+            });
+        }
+    }
+    let png = sample("focal.png");
+    group.bench_function("full/focal.png", |b| {
+        b.iter(|| steps::decode(&png, 1).expect("decode"))
+    });
+    group.finish();
+}
+
+fn resize_steps(c: &mut C) {
+    let mut group = c.benchmark_group("resize");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let full = steps::decode(&sample("kleiber-12mp.jpg"), 1).expect("decode");
+    let quarter = steps::decode(&sample("kleiber-12mp.jpg"), 4).expect("decode");
+    let rgba = steps::decode(&sample("focal.png"), 1).expect("decode");
+    for (name, bitmap) in [
+        ("4000x3000 rgb", &full),
+        ("1000x750 rgb", &quarter),
+        ("3840x2400 focal.png (opaque RGBA, decoded as RGB)", &rgba),
+    ] {
+        let (w, h) = (400, (400 * bitmap.height + bitmap.width / 2) / bitmap.width);
+        group.bench_function(format!("{name} to {w}x{h}"), |b| {
+            b.iter_batched(
+                || bitmap.clone(),
+                |bm| steps::resize(bm, w, h),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn encode_steps(c: &mut C) {
+    let mut group = c.benchmark_group("encode 400x300");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let small = steps::resize(
+        steps::decode(&sample("kleiber-12mp.jpg"), 4).expect("decode"),
+        400,
+        300,
+    );
+    for format in ImageFormat::ALL {
+        group.bench_function(format.name(), |b| {
+            b.iter(|| steps::encode(&small, format, &settings()))
+        });
+    }
+    for method in [0, 2, 4, 6] {
+        let settings = PipelineSettings {
+            webp_method: method,
+            ..settings()
+        };
+        group.bench_function(format!("webp method {method}"), |b| {
+            b.iter(|| steps::encode(&small, ImageFormat::Webp, &settings))
+        });
+    }
+    for speed in [6, 8, 10] {
+        let settings = PipelineSettings {
+            avif_speed: speed,
+            ..settings()
+        };
+        group.bench_function(format!("avif speed {speed}"), |b| {
+            b.iter(|| steps::encode(&small, ImageFormat::Avif, &settings))
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = whole_renders, decode_steps, resize_steps, encode_steps
+}
+criterion_main!(benches);
