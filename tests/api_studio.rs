@@ -83,7 +83,7 @@ async fn tree_lists_folders_and_images_of_the_root() {
     assert_eq!(root["parent"], Value::Null);
     assert_eq!(
         names(&root["folders"]),
-        ["cats", "formats", "orientation", "with space"]
+        ["cats", "formats", "orientation", "pipeline", "with space"]
     );
     assert_eq!(
         names(&root["images"]),

@@ -171,8 +171,10 @@ fn source_limits_apply() {
     assert_eq!((info.width, info.height), (6028, 3391));
     limits.max_source_pixels = 20_000_000;
     assert_too_large(probe(&big, &limits), "20 MP limit");
-    let mut limits = PipelineSettings::default();
-    limits.max_source_bytes = 1000;
+    let limits = PipelineSettings {
+        max_source_bytes: 1000,
+        ..PipelineSettings::default()
+    };
     assert_too_large(probe(&big, &limits), "byte limit");
 }
 

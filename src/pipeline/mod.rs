@@ -24,7 +24,7 @@ mod resize;
 mod sniff;
 
 pub use spec::{
-    Fit, Gravity, ImageFormat, PipelineSettings, Rendered, RenderSpec, Rgb, SourceInfo,
+    Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rendered, Rgb, SourceInfo,
 };
 
 use anyhow::Context;

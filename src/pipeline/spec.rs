@@ -179,7 +179,11 @@ pub struct Rgb {
 }
 
 impl Rgb {
-    pub const WHITE: Rgb = Rgb { r: 255, g: 255, b: 255 };
+    pub const WHITE: Rgb = Rgb {
+        r: 255,
+        g: 255,
+        b: 255,
+    };
 
     /// Lower-case six-digit hex, the canonical spelling.
     pub fn hex(self) -> String {
@@ -203,10 +207,18 @@ impl FromStr for Rgb {
         }
         let digit = |i: usize| u8::from_str_radix(&s[i..i + 1], 16).map_err(|_| ());
         match s.len() {
-            3 => Ok(Rgb { r: digit(0)? * 17, g: digit(1)? * 17, b: digit(2)? * 17 }),
+            3 => Ok(Rgb {
+                r: digit(0)? * 17,
+                g: digit(1)? * 17,
+                b: digit(2)? * 17,
+            }),
             6 => {
                 let byte = |i: usize| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ());
-                Ok(Rgb { r: byte(0)?, g: byte(2)?, b: byte(4)? })
+                Ok(Rgb {
+                    r: byte(0)?,
+                    g: byte(2)?,
+                    b: byte(4)?,
+                })
             }
             _ => Err(()),
         }

@@ -66,7 +66,7 @@ pub fn decode(
     decoder.set_max_decoding_buffer_size(usize::try_from(memory_limit).unwrap_or(usize::MAX));
     decoder.read_info().map_err(|e| unsupported(&e))?;
     if denom > 1 {
-        let scaled = |len: u32| ((len + denom - 1) / denom) as u16;
+        let scaled = |len: u32| len.div_ceil(denom) as u16;
         decoder
             .scale(scaled(header.width), scaled(header.height))
             .map_err(|e| unsupported(&e))?;

@@ -325,7 +325,10 @@ fn parse_ipma(body: &[u8]) -> HeaderResult<Vec<(u32, Vec<u16>)>> {
     Ok(out)
 }
 
-fn parse_iloc(c: &mut Cursor) -> HeaderResult<Vec<(u32, Vec<(usize, usize)>)>> {
+/// An item id and its extents (offset, length) in the file.
+type ItemLocation = (u32, Vec<(usize, usize)>);
+
+fn parse_iloc(c: &mut Cursor) -> HeaderResult<Vec<ItemLocation>> {
     let version = c.u8()?;
     c.skip(3)?;
     let a = c.u8()?;

@@ -20,8 +20,7 @@ pub fn read(bytes: &[u8]) -> HeaderResult<Header> {
     }
     let mut frames = 0u32;
     let mut has_alpha = false;
-    loop {
-        let Ok(introducer) = c.u8() else { break };
+    while let Ok(introducer) = c.u8() {
         match introducer {
             0x21 => {
                 let label = c.u8()?;
