@@ -31,7 +31,6 @@ pub struct RawParams {
     pub dpr: Option<f64>,
     pub background: Option<Rgb>,
     pub enlarge: Option<bool>,
-    pub animate: Option<bool>,
     pub preset: Option<String>,
     /// The URL signature (`s`), checked by the signing layer, not part of the variant.
     pub signature: Option<String>,
@@ -58,7 +57,6 @@ impl RawParams {
             dpr: self.dpr.or(other.dpr),
             background: self.background.or(other.background),
             enlarge: self.enlarge.or(other.enlarge),
-            animate: self.animate.or(other.animate),
             preset: self.preset,
             signature: self.signature,
         }
@@ -185,7 +183,6 @@ pub fn parse_query(
                 v.parse().map_err(|_| RequestError::Invalid("bg must be a hex colour such as fff or ffffff".into()))?,
             )?,
             "enlarge" => set_once(&mut params.enlarge, "enlarge", flag("enlarge", v)?)?,
-            "anim" => set_once(&mut params.animate, "anim", flag("anim", v)?)?,
             "preset" => {
                 if v.is_empty() || v.len() > 64 {
                     return Err(RequestError::Invalid("unknown preset".into()));
@@ -267,7 +264,7 @@ mod tests {
 
     #[test]
     fn query_values_are_checked() {
-        let p = q("w=400&h=300&fit=contain&g=north&fmt=jpg&q=90&dpr=2&bg=000&enlarge=1&anim=0")
+        let p = q("w=400&h=300&fit=contain&g=north&fmt=jpg&q=90&dpr=2&bg=000&enlarge=1")
             .unwrap();
         assert_eq!(p.width, Some(400));
         assert_eq!(p.format, Some(FormatChoice::Exact(ImageFormat::Jpeg)));

@@ -21,7 +21,6 @@ pub struct Transform {
     pub quality: u8,
     pub background: Rgb,
     pub enlarge: bool,
-    pub animate: bool,
     pub format: FormatChoice,
 }
 
@@ -82,7 +81,6 @@ impl Transform {
             quality: params.quality.unwrap_or(images.default_quality),
             background: params.background.unwrap_or_default(),
             enlarge: params.enlarge.unwrap_or(false),
-            animate: params.animate.unwrap_or(false),
             format: params.format.unwrap_or(FormatChoice::Original),
         })
     }
@@ -127,7 +125,8 @@ impl Transform {
                 self.quality
             },
             // Only GIF and WebP outputs can carry frames.
-            animate: self.animate && matches!(format, ImageFormat::Gif | ImageFormat::Webp),
+            // Animated sources render their first frame (animation output is not built).
+            animate: false,
         }
     }
 }
@@ -146,7 +145,7 @@ fn source_family(source: ImageFormat) -> ImageFormat {
 pub fn canonical_key(spec: &RenderSpec) -> String {
     let side = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     format!(
-        "w={}&h={}&fit={}&g={}&q={}&bg={}&enlarge={}&anim={}&fmt={}",
+        "w={}&h={}&fit={}&g={}&q={}&bg={}&enlarge={}&fmt={}",
         side(spec.width),
         side(spec.height),
         spec.fit.name(),
@@ -154,7 +153,6 @@ pub fn canonical_key(spec: &RenderSpec) -> String {
         spec.quality,
         spec.background.hex(),
         u8::from(spec.enlarge),
-        u8::from(spec.animate),
         spec.format.name()
     )
 }
