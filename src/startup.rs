@@ -79,8 +79,8 @@ impl Application {
 
 fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     let source = Arc::new(DirTree::open(&settings.source.dir)?);
-    let cache = Arc::new(VariantCache::new(settings.cache.memory_bytes));
     let limits = &settings.limits;
+    let cache = Arc::new(VariantCache::open(&settings.cache, limits.render_timeout));
     let pool = Arc::new(RenderPool::new(
         limits.max_concurrent_renders,
         limits.render_queue,
