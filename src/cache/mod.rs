@@ -29,7 +29,7 @@ use futures_util::FutureExt;
 
 use self::disk::DiskTier;
 use self::flight::{Filled, Flights, Outcome};
-use self::memory::MemoryTier;
+use self::memory::{Held, MemoryTier};
 use self::stats::Counters;
 use crate::config::CacheSettings;
 use crate::error::AppError;
@@ -53,6 +53,7 @@ struct Inner {
     counters: Counters,
     /// Bound on one request's wait for its flight (the render timeout).
     wait_limit: Duration,
+    started: Instant,
 }
 
 impl VariantCache {
@@ -83,6 +84,7 @@ impl VariantCache {
                 flights: Arc::new(Flights::default()),
                 counters: Counters::default(),
                 wait_limit,
+                started: Instant::now(),
             }),
         }
     }
@@ -105,16 +107,16 @@ impl VariantCache {
         Fut: Future<Output = Result<Variant, AppError>> + Send + 'static,
     {
         let inner = &self.inner;
-        if let Some(variant) = inner.memory.get(key) {
-            return Ok(inner.memory_hit(variant));
+        if let Some(held) = inner.memory.get(key) {
+            return Ok(inner.memory_hit(key, &held));
         }
         let flight = {
             let mut flights = inner.flights.lock();
             // A flight inserts into memory before it leaves the map: checking again under the
             // lock means a variant that just landed is not rendered twice.
-            if let Some(variant) = inner.memory.get(key) {
+            if let Some(held) = inner.memory.get(key) {
                 drop(flights);
-                return Ok(inner.memory_hit(variant));
+                return Ok(inner.memory_hit(key, &held));
             }
             match flights.get(key) {
                 Some(flight) => flight.clone(),
@@ -189,6 +191,8 @@ impl VariantCache {
             stats.disk_write_errors = health.write_errors;
             stats.disk_bad_entries = health.bad_entries;
             stats.disk_index_ready = health.index_ready;
+        } else {
+            stats.disk_index_ready = true; // nothing to index
         }
         inner.counters.fill(&mut stats);
         stats
@@ -196,10 +200,15 @@ impl VariantCache {
 }
 
 impl Inner {
-    fn memory_hit(&self, variant: Arc<Variant>) -> Lookup {
+    fn memory_hit(&self, key: &VariantKey, held: &Held) -> Lookup {
         self.counters.count_lookup(CacheStatus::HitMemory);
+        if let Some(disk) = &self.disk {
+            if held.take_report(self.clock()) {
+                disk.note_use(key.as_str());
+            }
+        }
         Lookup {
-            variant,
+            variant: held.variant.clone(),
             status: CacheStatus::HitMemory,
             render_time: None,
         }
@@ -233,8 +242,14 @@ impl Inner {
                 }
             }
         };
-        self.memory.insert(key, filled.variant.clone());
+        self.memory
+            .insert(key, filled.variant.clone(), self.clock());
         Ok(filled)
+    }
+
+    /// Seconds since the cache was built: a cheap clock for use reports.
+    fn clock(&self) -> u64 {
+        self.started.elapsed().as_secs()
     }
 
     async fn read_disk(&self, key: &VariantKey) -> Option<Variant> {

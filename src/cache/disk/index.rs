@@ -95,6 +95,18 @@ impl Index {
         self.recency.insert(tick, key.to_string());
     }
 
+    /// Records a use of a known entry (served from memory); `false` when unknown.
+    pub fn refresh(&mut self, key: &str) -> bool {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return false;
+        };
+        self.recency.remove(&slot.tick);
+        slot.tick = self.next_tick;
+        self.next_tick += 1;
+        self.recency.insert(slot.tick, key.to_string());
+        true
+    }
+
     /// Adds an entry found by the start-up scan, `age_rank` 0 being the least recently
     /// modified; an entry already known (used since start) is left as it is.
     pub fn add_found(&mut self, key: String, size: u64, origin: Origin, age_rank: u64) {
@@ -166,7 +178,8 @@ mod tests {
         idx.touch("a", 10, &origin("a.jpg"));
         idx.touch("b", 10, &origin("b.jpg"));
         idx.touch("c", 10, &origin("c.jpg"));
-        idx.touch("a", 10, &origin("a.jpg"));
+        assert!(idx.refresh("a"));
+        assert!(!idx.refresh("zz"));
         assert_eq!(idx.bytes(), 30);
         let gone = idx.evict_to(15, Some("c"));
         assert_eq!(

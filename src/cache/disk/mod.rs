@@ -102,8 +102,8 @@ impl DiskTier {
             return None;
         }
         let path = self.entry_path(key);
-        let bytes = match read_bounded(&path, self.budget) {
-            Ok(Some(bytes)) => bytes,
+        let (bytes, file) = match read_bounded(&path, self.budget) {
+            Ok(Some(read)) => read,
             Ok(None) => {
                 self.discard(key, &path, &EntryError::Length);
                 return None;
@@ -120,6 +120,8 @@ impl DiskTier {
         let size = bytes.len() as u64;
         match entry::decode(key, Bytes::from(bytes)) {
             Ok(variant) => {
+                // The modification time orders entries by recency after a restart.
+                let _ = file.set_modified(std::time::SystemTime::now());
                 self.record(key, size, &variant.origin);
                 Some(variant)
             }
@@ -128,6 +130,12 @@ impl DiskTier {
                 None
             }
         }
+    }
+
+    /// Notes that the entry under `key` is still in use (it was served from memory), so it is
+    /// not the next to be evicted. No I/O: the index only.
+    pub fn note_use(&self, key: &str) {
+        self.lock_index().refresh(key);
     }
 
     /// Writes `variant` on a blocking thread; the caller does not wait.
@@ -294,16 +302,16 @@ fn is_lower_hex(name: &str) -> bool {
     name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The whole file, or `None` when it is larger than any entry can be.
-fn read_bounded(path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
+/// The whole file and its handle, or `None` when it is larger than any entry can be.
+fn read_bounded(path: &Path, max: u64) -> io::Result<Option<(Vec<u8>, fs::File)>> {
     let file = fs::File::open(path)?;
     let len = file.metadata()?.len();
     if len > max {
         return Ok(None);
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    Ok(Some(bytes))
+    (&file).take(max + 1).read_to_end(&mut bytes)?;
+    Ok(Some((bytes, file)))
 }
 
 fn write_synced(path: &Path, head: &[u8], body: &[u8]) -> io::Result<()> {

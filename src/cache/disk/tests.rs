@@ -90,6 +90,32 @@ fn a_reopen_applies_a_smaller_budget_oldest_first() {
 }
 
 #[test]
+fn reads_count_as_uses_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = open(dir.path(), 1 << 20);
+    for key in [KEY_A, KEY_B, KEY_C] {
+        tier.write(key, &variant("x.jpg", 1000));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(tier.read(KEY_A).is_some());
+    drop(tier);
+    let small = open(dir.path(), 2500);
+    assert_eq!(files_in(dir.path()), [KEY_A, KEY_C]);
+    assert_eq!(small.stats().0.evictions, 1);
+}
+
+#[test]
+fn uses_noted_from_memory_protect_an_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = open(dir.path(), 2500);
+    tier.write(KEY_A, &variant("a.jpg", 1000));
+    tier.write(KEY_B, &variant("b.jpg", 1000));
+    tier.note_use(KEY_A);
+    tier.write(KEY_C, &variant("c.jpg", 1000));
+    assert_eq!(files_in(dir.path()), [KEY_A, KEY_C]);
+}
+
+#[test]
 fn leftovers_of_a_crash_are_removed_and_never_served() {
     let dir = tempfile::tempdir().unwrap();
     let tier = open(dir.path(), 1 << 20);
