@@ -79,13 +79,13 @@ impl Application {
 }
 
 async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
-    let cache = Arc::new(VariantCache::new(settings.cache.memory_bytes));
+    let limits = &settings.limits;
+    let cache = Arc::new(VariantCache::open(&settings.cache, limits.render_timeout));
     let metrics = Arc::new(Metrics::new(&settings));
     let source = crate::git_sync::open_source(&settings, &cache, metrics.git().clone())?;
     if let Some(git) = &source.git {
         git.start().await;
     }
-    let limits = &settings.limits;
     let pool = Arc::new(RenderPool::new(
         limits.max_concurrent_renders,
         limits.render_queue,

@@ -1,245 +1,274 @@
 //! The variant cache between the request path and the pipeline, behind one
-//! [`VariantCache::get_or_render`]: concurrent requests for the same missing variant share one
-//! render (single flight), and a rendered variant is kept, weighted by its bytes.
+//! [`VariantCache::get_or_render`]:
+//!
+//! 1. the memory tier ([`memory`]): a hit costs no I/O and no render;
+//! 2. otherwise one *flight* per key ([`flight`]): concurrent requests for the same variant
+//!    share one disk read ([`disk`]) and, when the disk has nothing, one render; every waiter
+//!    is bounded by the render timeout;
+//! 3. a variant read from disk is promoted to memory; a rendered one goes to memory at once
+//!    and to disk in the background (after the response, crash-safe).
+//!
+//! Keys are content-addressed ([`VariantKey`]: the source's content identity plus the
+//! canonical request plus the output format), so an edited or synced source can never hit an
+//! old variant and nothing needs clearing for correctness; [`clear`](VariantCache::clear) and
+//! [`forget_contents`](VariantCache::forget_contents) give the space back.
 
-use std::collections::HashSet;
+mod disk;
+mod flight;
+mod memory;
+mod stats;
+mod variant;
+
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use futures_util::FutureExt;
 
+use self::disk::DiskTier;
+use self::flight::{Filled, Flights, Outcome};
+use self::memory::{Held, MemoryTier};
+use self::stats::Counters;
+use crate::config::CacheSettings;
 use crate::error::AppError;
+use crate::limits::RenderPoolError;
 use crate::request::VariantKey;
-use crate::source::RelPath;
 
-/// What a variant was made from, so it can be found again by source path or source version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub path: RelPath,
-    pub content_id: String,
-}
+pub use self::stats::{CacheStats, TierStats};
+pub use self::variant::{CacheStatus, ClearOutcome, ClearScope, Lookup, Origin, Variant};
 
-/// An encoded variant with what is needed to serve it without decoding anything.
-#[derive(Debug, Clone)]
-pub struct Variant {
-    pub bytes: Bytes,
-    pub content_type: String,
-    pub etag: String,
-    pub origin: Origin,
-}
-
-/// Which variants an admin clear removes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClearScope {
-    All,
-    /// Every variant of every source at or below this folder.
-    Prefix(RelPath),
-    /// Every variant of this one source file.
-    Path(RelPath),
-}
-
-impl ClearScope {
-    fn covers(&self, origin: &Origin) -> bool {
-        match self {
-            ClearScope::All => true,
-            ClearScope::Prefix(prefix) => origin.path.starts_with(prefix),
-            ClearScope::Path(path) => &origin.path == path,
-        }
-    }
-}
-
-/// What a clear removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ClearOutcome {
-    pub removed_entries: u64,
-    pub freed_bytes: u64,
-}
-
-/// Counters of one tier.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct TierStats {
-    pub entries: u64,
-    pub bytes: u64,
-    pub budget_bytes: u64,
-    pub hits: u64,
-    pub misses: u64,
-    pub evictions: u64,
-}
-
-/// Everything the admin stats endpoint and the metrics report about the cache.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct CacheStats {
-    pub memory: TierStats,
-    pub disk: TierStats,
-    /// Renders started since start.
-    pub renders: u64,
-    pub renders_in_flight: u64,
-    /// Hits (either tier) over all lookups, 0 when there were none.
-    pub hit_ratio: f64,
-}
-
-/// Where a variant came from, as reported in `X-Cache`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheStatus {
-    HitMemory,
-    HitDisk,
-    Miss,
-}
-
-impl CacheStatus {
-    pub fn header_value(self) -> &'static str {
-        match self {
-            Self::HitMemory => "hit-memory",
-            Self::HitDisk => "hit-disk",
-            Self::Miss => "miss",
-        }
-    }
-}
-
-/// What [`VariantCache::get_or_render`] hands back.
-#[derive(Debug, Clone)]
-pub struct Lookup {
-    pub variant: Arc<Variant>,
-    pub status: CacheStatus,
-    /// How long the render took, when this request waited for one.
-    pub render_time: Option<Duration>,
-}
+/// How long a lookup waits for a disk read or render when no limit is given.
+const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 pub struct VariantCache {
-    memory: moka::future::Cache<VariantKey, Arc<Variant>>,
-    memory_budget: u64,
-    renders: AtomicU64,
-    in_flight: AtomicU64,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    memory: MemoryTier,
+    disk: Option<Arc<DiskTier>>,
+    flights: Arc<Flights>,
+    counters: Counters,
+    /// Bound on one request's wait for its flight (the render timeout).
+    wait_limit: Duration,
+    started: Instant,
 }
 
 impl VariantCache {
+    /// A memory-only cache (tests, or a service run without a disk tier).
     pub fn new(memory_bytes: u64) -> Self {
-        let memory = moka::future::Cache::builder()
-            .max_capacity(memory_bytes)
-            .weigher(|_k: &VariantKey, v: &Arc<Variant>| {
-                u32::try_from(v.bytes.len()).unwrap_or(u32::MAX)
-            })
-            .build();
+        Self::with_tiers(memory_bytes, None, DEFAULT_WAIT)
+    }
+
+    /// The cache as configured: memory tier, disk tier under `cache.dir` (indexed in the
+    /// background), waits bounded by `wait_limit` (`limits.render_timeout`). A budget of 0
+    /// turns a tier off.
+    pub fn open(settings: &CacheSettings, wait_limit: Duration) -> Self {
+        Self::with_tiers(
+            settings.memory_bytes,
+            Some((settings.dir.as_path(), settings.max_disk_bytes)),
+            wait_limit,
+        )
+    }
+
+    pub fn with_tiers(memory_bytes: u64, disk: Option<(&Path, u64)>, wait_limit: Duration) -> Self {
+        let disk = disk
+            .filter(|(_, budget)| *budget > 0)
+            .map(|(dir, budget)| DiskTier::open(dir, budget));
         Self {
-            memory,
-            memory_budget: memory_bytes,
-            renders: AtomicU64::new(0),
-            in_flight: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            inner: Arc::new(Inner {
+                memory: MemoryTier::new(memory_bytes),
+                disk,
+                flights: Arc::new(Flights::default()),
+                counters: Counters::default(),
+                wait_limit,
+                started: Instant::now(),
+            }),
         }
     }
 
     /// Number of renders started since start (for tests and stats).
     pub fn renders(&self) -> u64 {
-        self.renders.load(Ordering::Relaxed)
+        self.inner.counters.renders()
     }
 
     /// The variant under `key`, rendering it with `render` when no tier has it. Concurrent
-    /// callers for the same key wait for the one render in progress.
+    /// callers for the same key share one disk read or render; each waits at most the render
+    /// timeout (then 503 `render_timeout`, while the work goes on and still fills the cache).
     pub async fn get_or_render<F, Fut>(
         &self,
         key: &VariantKey,
         render: F,
     ) -> Result<Lookup, AppError>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Variant, AppError>>,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Variant, AppError>> + Send + 'static,
     {
-        if let Some(variant) = self.memory.get(key).await {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(Lookup {
-                variant,
-                status: CacheStatus::HitMemory,
-                render_time: None,
-            });
+        let inner = &self.inner;
+        if let Some(held) = inner.memory.get(key) {
+            return Ok(inner.memory_hit(key, &held));
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let mut render_time = None;
-        let result = self
-            .memory
-            .try_get_with(key.clone(), async {
-                self.renders.fetch_add(1, Ordering::Relaxed);
-                self.in_flight.fetch_add(1, Ordering::Relaxed);
-                let started = Instant::now();
-                let variant = render().await;
-                self.in_flight.fetch_sub(1, Ordering::Relaxed);
-                render_time = Some(started.elapsed());
-                Ok::<_, AppError>(Arc::new(variant?))
-            })
-            .await;
-        match result {
-            Ok(variant) => Ok(Lookup {
-                variant,
-                status: CacheStatus::Miss,
-                render_time,
-            }),
-            Err(shared) => Err(AppError {
-                code: shared.code,
-                message: shared.message.clone(),
-                retry_after: shared.retry_after,
-                cause: shared.cause.as_ref().map(|c| anyhow::anyhow!("{c:#}")),
-            }),
-        }
+        let flight = {
+            let mut flights = inner.flights.lock();
+            // A flight inserts into memory before it leaves the map: checking again under the
+            // lock means a variant that just landed is not rendered twice.
+            if let Some(held) = inner.memory.get(key) {
+                drop(flights);
+                return Ok(inner.memory_hit(key, &held));
+            }
+            match flights.get(key) {
+                Some(flight) => flight.clone(),
+                None => {
+                    let work = inner.clone().fill(key.clone(), render).boxed();
+                    inner.flights.start(&mut flights, key, work)
+                }
+            }
+        };
+        let filled = match tokio::time::timeout(inner.wait_limit, flight).await {
+            Ok(Ok(filled)) => filled,
+            Ok(Err(shared)) => return Err(copy_error(&shared)),
+            Err(_) => return Err(RenderPoolError::Timeout(inner.wait_limit).into()),
+        };
+        inner.counters.count_lookup(filled.status);
+        Ok(Lookup {
+            variant: filled.variant,
+            status: filled.status,
+            render_time: filled.render_time,
+        })
     }
-}
 
-impl VariantCache {
     /// Removes the variants `scope` covers from every tier.
     pub async fn clear(&self, scope: &ClearScope) -> ClearOutcome {
-        self.remove_where(|origin| scope.covers(origin)).await
+        let scope = scope.clone();
+        self.remove_where(move |origin| scope.covers(origin)).await
     }
 
     /// Removes every variant made from these source versions (changed or deleted by a sync).
     pub async fn forget_contents(&self, content_ids: &HashSet<String>) -> ClearOutcome {
-        self.remove_where(|origin| content_ids.contains(&origin.content_id))
+        let ids = content_ids.clone();
+        self.remove_where(move |origin| ids.contains(&origin.content_id))
             .await
     }
 
-    async fn remove_where(&self, doomed: impl Fn(&Origin) -> bool) -> ClearOutcome {
-        let mut outcome = ClearOutcome::default();
-        let victims: Vec<(Arc<VariantKey>, u64)> = self
-            .memory
-            .iter()
-            .filter(|(_, v)| doomed(&v.origin))
-            .map(|(k, v)| (k, v.bytes.len() as u64))
-            .collect();
-        for (key, bytes) in victims {
-            if self.memory.remove(&*key).await.is_some() {
-                outcome.removed_entries += 1;
-                outcome.freed_bytes += bytes;
+    async fn remove_where(
+        &self,
+        doomed: impl Fn(&Origin) -> bool + Send + 'static,
+    ) -> ClearOutcome {
+        let inner = self.inner.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            let mut freed: HashMap<String, u64> = HashMap::new();
+            let from_memory = inner.memory.remove_where(|v| doomed(&v.origin));
+            let from_disk = match &inner.disk {
+                Some(disk) => disk.remove_where(&doomed),
+                None => Vec::new(),
+            };
+            for (key, bytes) in from_memory.into_iter().chain(from_disk) {
+                *freed.entry(key).or_default() += bytes;
             }
+            freed
+        })
+        .await
+        .unwrap_or_default();
+        ClearOutcome {
+            removed_entries: removed.len() as u64,
+            freed_bytes: removed.values().sum(),
         }
-        outcome
     }
 
     pub fn stats(&self) -> CacheStats {
-        let (hits, misses) = (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        );
-        CacheStats {
-            memory: TierStats {
-                entries: self.memory.entry_count(),
-                bytes: self.memory.weighted_size(),
-                budget_bytes: self.memory_budget,
-                hits,
-                misses,
-                evictions: 0,
-            },
-            disk: TierStats::default(),
-            renders: self.renders(),
-            renders_in_flight: self.in_flight.load(Ordering::Relaxed),
-            hit_ratio: if hits + misses == 0 {
-                0.0
-            } else {
-                hits as f64 / (hits + misses) as f64
-            },
+        let inner = &self.inner;
+        inner.memory.settle();
+        let mut stats = CacheStats {
+            memory: inner.memory.stats(),
+            ..CacheStats::default()
+        };
+        if let Some(disk) = &inner.disk {
+            let (tier, health) = disk.stats();
+            stats.disk = tier;
+            stats.disk_writes_pending = health.writes_pending;
+            stats.disk_write_errors = health.write_errors;
+            stats.disk_bad_entries = health.bad_entries;
+            stats.disk_index_ready = health.index_ready;
+        } else {
+            stats.disk_index_ready = true; // nothing to index
         }
+        inner.counters.fill(&mut stats);
+        stats
+    }
+}
+
+impl Inner {
+    fn memory_hit(&self, key: &VariantKey, held: &Held) -> Lookup {
+        self.counters.count_lookup(CacheStatus::HitMemory);
+        if let Some(disk) = &self.disk {
+            if held.take_report(self.clock()) {
+                disk.note_use(key.as_str());
+            }
+        }
+        Lookup {
+            variant: held.variant.clone(),
+            status: CacheStatus::HitMemory,
+            render_time: None,
+        }
+    }
+
+    /// One flight's work: the disk, else a render (then written to disk in the background);
+    /// either way the variant goes to memory before the flight ends.
+    async fn fill<F, Fut>(self: Arc<Self>, key: VariantKey, render: F) -> Outcome
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Variant, AppError>> + Send + 'static,
+    {
+        let filled = match self.read_disk(&key).await {
+            Some(variant) => Filled {
+                variant: Arc::new(variant),
+                status: CacheStatus::HitDisk,
+                render_time: None,
+            },
+            None => {
+                let started = Instant::now();
+                let rendering = self.counters.render_started();
+                let variant = Arc::new(render().await.map_err(Arc::new)?);
+                drop(rendering);
+                if let Some(disk) = &self.disk {
+                    disk.write_in_background(key.as_str(), variant.clone());
+                }
+                Filled {
+                    variant,
+                    status: CacheStatus::Miss,
+                    render_time: Some(started.elapsed()),
+                }
+            }
+        };
+        self.memory
+            .insert(key, filled.variant.clone(), self.clock());
+        Ok(filled)
+    }
+
+    /// Seconds since the cache was built: a cheap clock for use reports.
+    fn clock(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    async fn read_disk(&self, key: &VariantKey) -> Option<Variant> {
+        let disk = self.disk.clone()?;
+        let key = key.as_str().to_string();
+        tokio::task::spawn_blocking(move || disk.read(&key))
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// A fresh copy of an error shared by every waiter of a flight.
+fn copy_error(shared: &AppError) -> AppError {
+    AppError {
+        code: shared.code,
+        message: shared.message.clone(),
+        retry_after: shared.retry_after,
+        cause: shared.cause.as_ref().map(|c| anyhow::anyhow!("{c:#}")),
     }
 }
 
@@ -253,3 +282,6 @@ pub fn dir_is_writable(dir: &std::path::Path) -> bool {
     let _ = std::fs::remove_file(&probe);
     ok
 }
+
+#[cfg(test)]
+mod tests;

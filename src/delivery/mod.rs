@@ -4,6 +4,7 @@
 
 mod conditional;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -211,10 +212,8 @@ impl Delivery {
                 "hit-memory",
             ));
         }
-        let lookup = self
-            .cache
-            .get_or_render(&key, || self.render(file, spec, etag.clone()))
-            .await?;
+        let render = self.render(file, spec, etag);
+        let lookup = self.cache.get_or_render(&key, move || render).await?;
         Ok(ImageReply {
             status,
             body: Some(lookup.variant.bytes.clone()),
@@ -228,32 +227,35 @@ impl Delivery {
         })
     }
 
-    /// Reads the source and renders it on the pool.
-    async fn render(
+    /// Reads the source and renders it on the pool. Owns what it needs: the cache runs it on
+    /// its own task, so it outlives a client that gives up.
+    fn render(
         &self,
         file: FileRef,
         spec: RenderSpec,
         etag: String,
-    ) -> Result<Variant, AppError> {
-        let origin = Origin {
-            path: file.path.clone(),
-            content_id: file.content_id.clone(),
-        };
+    ) -> impl Future<Output = Result<Variant, AppError>> + Send + 'static {
         let source = self.source.clone();
         let settings = self.pipeline.clone();
-        let rendered = self
-            .pool
-            .run(move || -> Result<pipeline::Rendered, AppError> {
-                let bytes = source.read(&file, settings.max_source_bytes)?;
-                Ok(pipeline::render(&bytes, &spec, &settings)?)
+        let pool = self.pool.clone();
+        async move {
+            let origin = Origin {
+                path: file.path.clone(),
+                content_id: file.content_id.clone(),
+            };
+            let rendered = pool
+                .run(move || -> Result<pipeline::Rendered, AppError> {
+                    let bytes = source.read(&file, settings.max_source_bytes)?;
+                    Ok(pipeline::render(&bytes, &spec, &settings)?)
+                })
+                .await??;
+            Ok(Variant {
+                content_type: rendered.format.mime().to_string(),
+                bytes: Bytes::from(rendered.bytes),
+                etag,
+                origin,
             })
-            .await??;
-        Ok(Variant {
-            content_type: rendered.format.mime().to_string(),
-            bytes: Bytes::from(rendered.bytes),
-            etag,
-            origin,
-        })
+        }
     }
 
     /// The source's format by its magic bytes, remembered per content identity.

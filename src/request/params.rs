@@ -264,8 +264,7 @@ mod tests {
 
     #[test]
     fn query_values_are_checked() {
-        let p = q("w=400&h=300&fit=contain&g=north&fmt=jpg&q=90&dpr=2&bg=000&enlarge=1")
-            .unwrap();
+        let p = q("w=400&h=300&fit=contain&g=north&fmt=jpg&q=90&dpr=2&bg=000&enlarge=1").unwrap();
         assert_eq!(p.width, Some(400));
         assert_eq!(p.format, Some(FormatChoice::Exact(ImageFormat::Jpeg)));
         assert_eq!(p.background, Some(Rgb { r: 0, g: 0, b: 0 }));

@@ -310,3 +310,54 @@ pub fn error_of(body: &[u8]) -> (String, String) {
             .to_string(),
     )
 }
+
+// --- cache helpers (issue 4) ---
+
+impl TestApp {
+    /// The cache's counters now.
+    pub fn cache_stats(&self) -> imgserver::cache::CacheStats {
+        self.state.delivery.cache().stats()
+    }
+
+    /// Waits (up to 20 s) until the disk tier is indexed, holds at least `entries` entries and
+    /// has no write pending.
+    pub async fn wait_for_disk(&self, entries: u64) -> imgserver::cache::CacheStats {
+        for _ in 0..2000 {
+            let s = self.cache_stats();
+            if s.disk_index_ready && s.disk.entries >= entries && s.disk_writes_pending == 0 {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the disk cache never reached {entries} entries");
+    }
+
+    /// Hands over the folders of a server for a new one (the old one keeps running idle).
+    pub fn into_dirs(self) -> (TempDir, TempDir, TempDir) {
+        (self.root, self.outside, self.cache_dir)
+    }
+}
+
+/// Every file in the disk cache's shard folders, temp files included.
+pub fn cache_files(cache_dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(shards) = std::fs::read_dir(cache_dir) else {
+        return files;
+    };
+    for shard in shards.flatten() {
+        if shard.path().is_dir() {
+            for file in std::fs::read_dir(shard.path()).unwrap().flatten() {
+                files.push(file.path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Whether a cache file is a temp file (a write not yet renamed into place).
+pub fn is_temp_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
