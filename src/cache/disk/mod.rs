@@ -58,6 +58,8 @@ pub(crate) struct DiskTier {
     writes_pending: AtomicU64,
     write_errors: AtomicU64,
     bad_entries: AtomicU64,
+    /// Bumped by every removal: a write scheduled before a clear must not land after it.
+    clears: AtomicU64,
     warnings: Warnings,
 }
 
@@ -75,6 +77,7 @@ impl DiskTier {
             writes_pending: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
             bad_entries: AtomicU64::new(0),
+            clears: AtomicU64::new(0),
             warnings: Warnings::default(),
         });
         match fs::create_dir_all(dir) {
@@ -147,22 +150,31 @@ impl DiskTier {
         }
         let tier = self.clone();
         let key = key.to_string();
+        let clears = self.clears.load(Ordering::SeqCst);
         tokio::task::spawn_blocking(move || {
-            tier.write(&key, &variant);
+            tier.write_unless_cleared(&key, &variant, clears);
             tier.writes_pending.fetch_sub(1, Ordering::Relaxed);
         });
     }
 
     /// Stores `variant` under `key`, evicting least recently used entries beyond the budget.
     /// A failure is counted and logged (rate-limited), never returned: the variant was served.
+    #[cfg(test)]
     pub fn write(&self, key: &str, variant: &Variant) {
-        if let Err(e) = self.try_write(key, variant) {
+        let clears = self.clears.load(Ordering::SeqCst);
+        self.write_unless_cleared(key, variant, clears);
+    }
+
+    /// As [`write`](Self::write), but drops the write when a clear happened since `clears` was
+    /// read: the variant was rendered before the clear and must not reappear after it.
+    fn write_unless_cleared(&self, key: &str, variant: &Variant, clears: u64) {
+        if let Err(e) = self.try_write(key, variant, clears) {
             self.write_errors.fetch_add(1, Ordering::Relaxed);
             self.warnings.warn("cannot write to the disk cache", &e);
         }
     }
 
-    fn try_write(&self, key: &str, variant: &Variant) -> io::Result<()> {
+    fn try_write(&self, key: &str, variant: &Variant, clears: u64) -> io::Result<()> {
         if !is_entry_name(key) {
             return Err(io::Error::other("not a cache key"));
         }
@@ -181,6 +193,11 @@ impl DiskTier {
         }
         // Renames and evictions happen under the index lock, so the index and the folder agree.
         let mut index = self.lock_index();
+        if self.clears.load(Ordering::SeqCst) != clears {
+            drop(index);
+            let _ = fs::remove_file(&temp);
+            return Ok(());
+        }
         if let Err(e) = fs::rename(&temp, shard.join(key)) {
             drop(index);
             let _ = fs::remove_file(&temp);
@@ -201,6 +218,7 @@ impl DiskTier {
         while !index.is_complete() {
             index = self.indexed.wait(index).unwrap_or_else(|e| e.into_inner());
         }
+        self.clears.fetch_add(1, Ordering::SeqCst);
         let victims = index.remove_where(doomed);
         drop(index);
         // Unlinked outside the lock: a clear of a big cache must not stall disk lookups. A

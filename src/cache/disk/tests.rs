@@ -194,3 +194,19 @@ fn an_unusable_folder_fails_writes_quietly() {
     assert!(tier.read(KEY_A).is_none());
     assert_eq!(tier.stats().1.write_errors, 1);
 }
+
+#[test]
+fn a_write_scheduled_before_a_clear_does_not_land_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = open(dir.path(), 1 << 20);
+    let before_clear = tier.clears.load(Ordering::SeqCst);
+    tier.remove_where(&|_| true);
+    tier.write_unless_cleared(KEY_A, &variant("a.jpg", 1000), before_clear);
+    assert!(tier.read(KEY_A).is_none(), "the cleared variant reappeared");
+    assert!(files_in(dir.path())
+        .iter()
+        .all(|f| f == "CACHEDIR.TAG" || !f.starts_with(KEY_A)));
+    // A write scheduled after the clear lands.
+    tier.write(KEY_A, &variant("a.jpg", 1000));
+    assert!(tier.read(KEY_A).is_some());
+}
