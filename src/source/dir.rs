@@ -44,13 +44,15 @@ impl DirTree {
         let mut pending: VecDeque<String> = path.components().map(String::from).collect();
         let mut done: Vec<String> = Vec::new();
         let mut hops = 0;
-        let mut meta = fs::symlink_metadata(&self.root).context("cannot read the source root")?;
+        // `None` stands for the root, a folder since `open` canonicalised it: not stat-ing it on
+        // every request saves a system call on the hot path of cache hits.
+        let mut meta: Option<fs::Metadata> = None;
         while let Some(component) = pending.pop_front() {
-            if !meta.is_dir() {
+            if meta.as_ref().is_some_and(|m| !m.is_dir()) {
                 return Ok(None);
             }
             let real = self.real(&done).join(&component);
-            meta = match fs::symlink_metadata(&real) {
+            let found = match fs::symlink_metadata(&real) {
                 Ok(m) => m,
                 Err(e) if is_absent(&e) => return Ok(None),
                 Err(e) => {
@@ -59,7 +61,7 @@ impl DirTree {
                         .into())
                 }
             };
-            if meta.file_type().is_symlink() {
+            if found.file_type().is_symlink() {
                 hops += 1;
                 if hops > MAX_LINK_HOPS {
                     return Err(SourceError::Refused);
@@ -75,11 +77,24 @@ impl DirTree {
                     pending.push_front(c);
                 }
                 done.clear();
-                meta = fs::symlink_metadata(&self.root).context("cannot read the source root")?;
+                meta = None;
                 continue;
             }
+            meta = Some(found);
             done.push(component);
         }
+        let meta = match meta {
+            Some(m) => m,
+            None => match fs::metadata(&self.root) {
+                Ok(m) => m,
+                Err(e) if is_absent(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context("cannot read the source root")
+                        .into())
+                }
+            },
+        };
         Ok(Some((self.real(&done), meta)))
     }
 
