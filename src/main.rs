@@ -34,6 +34,11 @@ struct Cli {
 enum Command {
     /// Validate the configuration and print the effective settings, secrets masked.
     CheckConfig,
+    /// Print URL with its signature `s` (security.signing_key), for embedding in pages.
+    Sign {
+        /// `https://host/img/...?...` or `/img/...?...`, exactly as it will be requested.
+        url: String,
+    },
 }
 
 impl Cli {
@@ -68,9 +73,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::CheckConfig) = cli.command {
-        println!("{}", settings.to_masked_toml());
-        return ExitCode::SUCCESS;
+    match &cli.command {
+        Some(Command::CheckConfig) => {
+            println!("{}", settings.to_masked_toml());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Sign { url }) => {
+            return match imgserver::signing::sign_url_with(&settings.security, url) {
+                Ok(signed) => {
+                    println!("{signed}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imgserver: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        None => {}
     }
     imgserver::telemetry::init(&settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -5,21 +5,29 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::delivery::{ImageQuery, ImageReply};
 use crate::error::AppError;
+use crate::limits::RenderAdmission;
 use crate::state::AppState;
 
 pub const PREFIX: &str = "/img/";
 
 pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let admission = req
+        .extensions()
+        .get::<RenderAdmission>()
+        .cloned()
+        .unwrap_or_default();
     let query = ImageQuery {
+        request_path: req.uri().path(),
         raw_path: req.uri().path().strip_prefix(PREFIX).unwrap_or(""),
         raw_query: req.query_string(),
         accept: header(header::ACCEPT),
         if_none_match: header(header::IF_NONE_MATCH),
+        admission: &admission,
     };
     let reply = state.delivery.image(query).await?;
     Ok(respond(reply, &state.settings.http.cache_control))
