@@ -1,17 +1,18 @@
 //! Mixed-workload load test of the real binary, with a size-sweep attack beside it.
 //!
 //! `cargo bench --bench load_mixed -- [--connections 64] [--duration 30] [--attackers 8]
-//! [--attack-ips 1] [--no-limits] [--direct] [--json FILE]`
+//! [--attack-ips 1] [--users 4096] [--no-limits] [--json FILE]`
 //!
 //! Starts the release binary over the four images of the peers' workload C (copied from
 //! `../shared/samples` into a temp dir), warms the 20 popular variants, then for `--duration`
 //! seconds runs:
-//! - the users: `--connections` keep-alive connections from 127.0.0.1 (a trusted proxy), each
-//!   forwarding for its own client address (`X-Forwarded-For: 10.0.x.y`), as behind Nginx;
+//! - the users: `--connections` keep-alive connections from 127.0.0.1, a trusted proxy, as behind
+//!   Nginx; each request forwards for one of `--users` client addresses picked at random
+//!   (`X-Forwarded-For: 10.x.y.z`), since a proxy multiplexes many users over few upstream
+//!   connections (`--users 0`: no forwarding, every request is 127.0.0.1's own);
 //!   90 % of their requests pick one of the 20 popular variants (4 images x {320, 640, 960 webp;
 //!   480, 1280 jpeg}), 10 % a distinct one (odd widths 301..1299 x 4 images x jpeg/webp, never
 //!   repeated within a run) — the same mix as `../shared/peers-bench/wrk_bench.lua` workload C;
-//!   `--direct` drops the forwarding (every user is 127.0.0.1 itself);
 //! - the attacker: `--attackers` connections from 127.0.0.2 (and up to 127.0.0.(1+attack-ips)),
 //!   untrusted, sweeping `w=300, 301, 302, ...` on the 12 MP image to WebP as fast as answered,
 //!   with a spoofed `X-Forwarded-For` that must change nothing.
@@ -59,7 +60,7 @@ struct Options {
     attackers: usize,
     attack_ips: u8,
     limits: bool,
-    forwarded: bool,
+    users: u32,
     json: Option<PathBuf>,
 }
 
@@ -70,7 +71,7 @@ fn options() -> Options {
         attackers: 8,
         attack_ips: 1,
         limits: true,
-        forwarded: true,
+        users: 4096,
         json: None,
     };
     let mut args = std::env::args().skip(1);
@@ -86,7 +87,7 @@ fn options() -> Options {
             "--attackers" => o.attackers = number("--attackers") as usize,
             "--attack-ips" => o.attack_ips = number("--attack-ips").clamp(1, 200) as u8,
             "--no-limits" => o.limits = false,
-            "--direct" => o.forwarded = false,
+            "--users" => o.users = number("--users").min(1 << 24) as u32,
             "--json" => o.json = args.next().map(PathBuf::from),
             // `cargo bench` passes --bench; filters do not apply.
             _ => {}
@@ -230,6 +231,8 @@ struct Record {
     cache: &'static str,
     code: Option<String>,
     latency: Duration,
+    /// Completed after the run's deadline (left out of the figures, like wrk does).
+    late: bool,
 }
 
 struct Reply {
@@ -371,8 +374,7 @@ struct Shared {
     next_sweep: AtomicU64,
 }
 
-async fn user(shared: Arc<Shared>, index: usize, forwarded: bool) -> Vec<Record> {
-    let xff = forwarded.then(|| format!("10.0.{}.{}", index / 250, 1 + index % 250));
+async fn user(shared: Arc<Shared>, index: usize, users: u32) -> Vec<Record> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) * 0x1000_0001));
     let mut records = Vec::with_capacity(64 * 1024);
     let mut conn = None;
@@ -384,17 +386,12 @@ async fn user(shared: Arc<Shared>, index: usize, forwarded: bool) -> Vec<Record>
             let k = shared.next_distinct.fetch_add(1, Ordering::Relaxed);
             (Class::Distinct, distinct_path(shared.seed, k))
         };
-        records.push(
-            one(
-                &shared,
-                &mut conn,
-                Ipv4Addr::LOCALHOST,
-                class,
-                &path,
-                xff.as_deref(),
-            )
-            .await,
-        );
+        let xff = (users > 0).then(|| {
+            let n = (rng.next() % u64::from(users)) as u32;
+            Ipv4Addr::from(0x0A00_0000 | n).to_string()
+        });
+        let from = Ipv4Addr::LOCALHOST;
+        records.push(one(&shared, &mut conn, from, class, &path, xff.as_deref()).await);
     }
     records
 }
@@ -430,6 +427,7 @@ async fn one(
     })
     .await;
     let latency = started.elapsed();
+    let late = Instant::now() > shared.deadline;
     match outcome {
         Ok(Ok(reply)) => {
             if reply.close {
@@ -441,6 +439,7 @@ async fn one(
                 cache: reply.cache,
                 code: reply.code,
                 latency,
+                late,
             }
         }
         Ok(Err(e)) => {
@@ -451,6 +450,7 @@ async fn one(
                 cache: "-",
                 code: Some(format!("socket: {}", e.kind())),
                 latency,
+                late,
             }
         }
         Err(_) => {
@@ -461,6 +461,7 @@ async fn one(
                 cache: "-",
                 code: Some("client timeout".into()),
                 latency,
+                late,
             }
         }
     }
@@ -551,7 +552,7 @@ fn main() {
     let records: Vec<Record> = runtime.block_on(async {
         let mut tasks = Vec::new();
         for i in 0..o.connections {
-            tasks.push(tokio::spawn(user(shared.clone(), i, o.forwarded)));
+            tasks.push(tokio::spawn(user(shared.clone(), i, o.users)));
         }
         for i in 0..o.attackers {
             let from = Ipv4Addr::new(127, 0, 0, 2 + (i % o.attack_ips as usize) as u8);
@@ -563,14 +564,21 @@ fn main() {
         }
         all
     });
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = o.duration.as_secs_f64();
     let (peak_rss, cpu) = proc_usage(server.pid());
+    let late = records.iter().filter(|r| r.late).count();
+    let records: Vec<Record> = records.into_iter().filter(|r| !r.late).collect();
+    let drained = started.elapsed().as_secs_f64() - seconds;
     drop(server);
 
     println!(
         "\nload_mixed: {} user connections ({}), {} attack connections from {} address(es), {:.1} s, limits {}",
         o.connections,
-        if o.forwarded { "forwarded by 127.0.0.1 as 10.0.x.y" } else { "direct from 127.0.0.1" },
+        if o.users > 0 {
+            format!("127.0.0.1 forwarding for {} users", o.users)
+        } else {
+            "direct from 127.0.0.1".to_string()
+        },
         o.attackers,
         o.attack_ips,
         seconds,
@@ -611,7 +619,8 @@ fn main() {
     let socket_errors = records.iter().filter(|r| r.status == 0).count();
     println!(
         "server peak RSS {:.1} MiB (after warm-up {:.1} MiB), CPU {:.1} s during the run; \
-         unintended 5xx {unintended_5xx}, socket errors/timeouts {socket_errors}",
+         unintended 5xx {unintended_5xx}, socket errors/timeouts {socket_errors}; \
+         {late} requests completed in the {drained:.1} s after the deadline (not counted)",
         peak_rss as f64 / 1048576.0,
         warm_rss as f64 / 1048576.0,
         cpu - warm_cpu
@@ -621,12 +630,13 @@ fn main() {
         "attackers": o.attackers,
         "attack_ips": o.attack_ips,
         "limits": o.limits,
-        "forwarded": o.forwarded,
+        "users": o.users,
         "seconds": seconds,
         "peak_rss_bytes": peak_rss,
         "server_cpu_s": cpu - warm_cpu,
         "unintended_5xx": unintended_5xx,
         "socket_errors": socket_errors,
+        "late_requests": late,
         "classes": classes,
     });
     println!("LOAD_MIXED_JSON {report}");

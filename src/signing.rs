@@ -243,6 +243,11 @@ mod tests {
             signer.signature("/img/cats/a.jpg", "w=400&fmt=webp"),
             OPENSSL_VECTOR
         );
+        // The same with no parameters: the message is "/img/cats/a.jpg?".
+        assert_eq!(
+            signer.signature("/img/cats/a.jpg", ""),
+            "pG2gcmVLyzZlgvLUy9xZL8nOVN1APr9G-N-5eBut32U"
+        );
     }
     const OPENSSL_VECTOR: &str = "ya3z4Onq7iy8SbqJDLP454n59nH6o5yR1VxhXG8dYlI";
 
