@@ -108,3 +108,24 @@ async fn presets_only_refuses_everything_else() {
     // The untouched original is still served.
     assert_eq!(app.get("/img/storm.jpg").await.status(), 200);
 }
+
+#[test]
+fn a_broken_preset_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |query: &str| {
+        imgserver::config::Settings::load(&imgserver::config::LoadOptions::with_overrides([
+            ("source.dir", dir.path().to_str().unwrap()),
+            ("images.presets.bad", query),
+        ]))
+    };
+    for query in ["w=abc", "zoom=2", "preset=bad", "w=10&s=xyz"] {
+        match load(query) {
+            Err(imgserver::config::ConfigError::Invalid(problems)) => assert!(
+                problems.iter().any(|p| p.contains("preset \"bad\"")),
+                "{query}: {problems:?}"
+            ),
+            other => panic!("{query}: {other:?}"),
+        }
+    }
+    assert!(load("w=10&fmt=webp").is_ok());
+}
