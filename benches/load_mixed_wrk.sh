@@ -4,8 +4,10 @@
 # the side-by-side figures with thumbor and ipx in benches/README.md.
 #
 # Usage: cargo build --release && bash benches/load_mixed_wrk.sh
-# Env: LIMITS=default|off (default: off, as the peers have none: every distinct request renders;
-#      "default" keeps the per-client limits, so wrk's single address is rate limited),
+# Env: LIMITS=off|renders|default: "off" (the default; the peers have no limits): every distinct
+#      request renders; "renders": only the per-client render limit (10/s, burst 50), so most of
+#      the distinct requests of wrk's single address get 429 and hits are unlimited; "default":
+#      all default limits, so wrk's single address is also held to 1000 requests/s.
 #      CONNS (16), SECS (20), PORT (9110), BIN (target/release/imgserver),
 #      PEERS_BENCH (../shared/peers-bench), SAMPLES (../shared/samples), OUT (a temp dir).
 # Traffic goes to 127.0.0.1 only; wrk stops after SECS (hard timeout SECS + 90 s); the server is
@@ -36,7 +38,12 @@ cp "$SAMPLES/focal.png" "$OUT/images/focal.png"
   printf '[server]\nbind = "127.0.0.1"\nport = %s\n\n' "$PORT"
   printf '[source]\ndir = "%s"\n\n[cache]\ndir = "%s"\n\n' "$OUT/images" "$OUT/cache"
   printf '[log]\nlevel = "warn"\n\n[limits]\n'
-  if [ "$LIMITS" = off ]; then printf 'per_ip_per_second = 0\nhit_per_ip_per_second = 0\n'; fi
+  case "$LIMITS" in
+    off) printf 'per_ip_per_second = 0\nhit_per_ip_per_second = 0\n' ;;
+    renders) printf 'hit_per_ip_per_second = 0\n' ;;
+    default) ;;
+    *) echo "LIMITS must be off, renders or default" >&2; exit 2 ;;
+  esac
 } > "$OUT/imgserver.toml"
 
 "$BIN" --config "$OUT/imgserver.toml" > "$OUT/server.log" 2>&1 &

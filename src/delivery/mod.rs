@@ -4,12 +4,13 @@
 
 mod conditional;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cache::{CacheStatus, Origin, Variant, VariantCache};
+use crate::cache::{CacheStatus, Lookup, Origin, Variant, VariantCache};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
 use crate::limits::{RenderAdmission, RenderPool};
@@ -252,16 +253,16 @@ impl Delivery {
         spec: RenderSpec,
         etag: &str,
         admission: &RenderAdmission,
-    ) -> Result<crate::cache::Lookup, AppError> {
+    ) -> Result<Lookup, AppError> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let charged = std::sync::atomic::AtomicBool::new(false);
+            let charged = AtomicBool::new(false);
             let (file, spec) = (file.clone(), spec.clone());
             let result = self
                 .cache
                 .get_or_render(key, || async {
-                    charged.store(true, std::sync::atomic::Ordering::Relaxed);
+                    charged.store(true, Ordering::Relaxed);
                     admission.admit()?;
                     self.render(file, spec, etag.to_string()).await
                 })
@@ -269,7 +270,7 @@ impl Delivery {
             match result {
                 Err(e)
                     if e.code == ErrorCode::RateLimited
-                        && !charged.load(std::sync::atomic::Ordering::Relaxed)
+                        && !charged.load(Ordering::Relaxed)
                         && attempts < 2 => {}
                 other => return other,
             }
