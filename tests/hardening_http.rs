@@ -173,3 +173,65 @@ async fn fifty_slow_clients_delay_nobody_and_are_cut_off() {
     assert_eq!(cut, 50);
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// Sends `body` chunked (no Content-Length) and reads the answer.
+fn post_chunked(port: u16, path: &str, body: &[u8]) -> RawResponse {
+    let mut chunked = Vec::new();
+    for chunk in body.chunks(64 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    post(port, path, "Transfer-Encoding: chunked\r\n", &chunked)
+}
+
+#[tokio::test]
+async fn streamed_admin_bodies_are_cut_off_at_1_mib() {
+    use actix_web::middleware::from_fn;
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    use imgserver::limits::{guard, Guard};
+
+    // The admin routes belong to another module; a stand-in that reads its whole body shows
+    // what the guard does to a body sent without Content-Length.
+    async fn read_all(body: web::Bytes) -> HttpResponse {
+        HttpResponse::Ok().body(body.len().to_string())
+    }
+    let root = tempfile::tempdir().unwrap();
+    let settings = TestApp::settings(root.path(), root.path(), &[]);
+    let guard_data = web::Data::new(Guard::new(&settings));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(guard_data.clone())
+            // The extractor's own limit is raised so that only the guard's applies.
+            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+            .route("/admin/echo", web::post().to(read_all))
+            .route("/other/echo", web::post().to(read_all))
+            .wrap(from_fn(guard))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let (small, big, elsewhere) = tokio::task::spawn_blocking(move || {
+        (
+            post_chunked(port, "/admin/echo", &vec![b'x'; 512 * 1024]),
+            post_chunked(port, "/admin/echo", &vec![b'x'; 1536 * 1024]),
+            post_chunked(port, "/other/echo", &vec![b'x'; 1536 * 1024]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((small.status, small.body_text()), (200, "524288".into()));
+    assert_eq!(big.status, 413);
+    assert_eq!(
+        elsewhere.status, 200,
+        "the cap is for admin and webhook paths"
+    );
+    handle.stop(false).await;
+}
