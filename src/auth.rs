@@ -5,8 +5,6 @@
 //! timing), and the HMAC signatures of GitHub and Gitea/Forgejo are checked with `hmac`'s
 //! constant-time verification.
 
-use std::net::IpAddr;
-
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest};
@@ -95,32 +93,6 @@ fn hmac_matches(secret: &Secret, body: &[u8], signature_hex: &str) -> bool {
     mac.verify_slice(&signature).is_ok()
 }
 
-/// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
-/// `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|entry| entry.trim().parse().ok())
-        .collect();
-    Some(
-        forwarded
-            .iter()
-            .rev()
-            .find(|ip| !is_trusted(ip))
-            .or(forwarded.first())
-            .copied()
-            .unwrap_or(peer),
-    )
-}
-
 /// The audit line of one admin or webhook call: who (client IP), what, and the outcome.
 pub fn audit(
     req: &HttpRequest,
@@ -129,9 +101,7 @@ pub fn audit(
     status: StatusCode,
     outcome: &str,
 ) {
-    let client_ip = client_ip(req, trusted)
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "-".into());
+    let client_ip = crate::limits::client_ip(req, trusted).to_string();
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -217,24 +187,5 @@ mod tests {
         );
         assert_eq!(verify(&[("X-Gitlab-Token", "hoo".into())]), None);
         assert_eq!(verify(&[]), None);
-    }
-
-    #[test]
-    fn forwarded_addresses_count_only_behind_trusted_proxies() {
-        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
-        let req = |peer: &str| {
-            TestRequest::default()
-                .peer_addr(format!("{peer}:5000").parse().unwrap())
-                .insert_header(("X-Forwarded-For", "6.6.6.6, 10.0.0.9"))
-                .to_http_request()
-        };
-        assert_eq!(
-            client_ip(&req("127.0.0.1"), &trusted),
-            Some("10.0.0.9".parse().unwrap())
-        );
-        assert_eq!(
-            client_ip(&req("192.0.2.1"), &trusted),
-            Some("192.0.2.1".parse().unwrap())
-        );
     }
 }

@@ -186,7 +186,9 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/json"));
         if let Some(after) = self.retry_after {
-            response.insert_header((header::RETRY_AFTER, after.as_secs().max(1).to_string()));
+            // Whole seconds, rounded up: a client retrying early would be refused again.
+            let secs = after.as_millis().div_ceil(1000).max(1);
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         response.body(error_body(self.code, self.public_message()))
     }

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod pipeline;
 pub mod request;
 pub mod routes;
+pub mod signing;
 pub mod source;
 pub mod startup;
 pub mod state;

@@ -36,6 +36,11 @@ enum Command {
     CheckConfig,
     /// Ask the running server's /healthz (at server.bind:server.port); exit 0 only on 200.
     Healthcheck,
+    /// Print URL with its signature `s` (security.signing_key), for embedding in pages.
+    Sign {
+        /// `https://host/img/...?...` or `/img/...?...`, exactly as it will be requested.
+        url: String,
+    },
 }
 
 impl Cli {
@@ -70,7 +75,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command {
+    match &cli.command {
         Some(Command::CheckConfig) => {
             println!("{}", settings.to_masked_toml());
             return ExitCode::SUCCESS;
@@ -81,6 +86,18 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("imgserver: unhealthy: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Sign { url }) => {
+            return match imgserver::signing::sign_url_with(&settings.security, url) {
+                Ok(signed) => {
+                    println!("{signed}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imgserver: {e}");
                     ExitCode::FAILURE
                 }
             };

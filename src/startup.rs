@@ -14,7 +14,7 @@ use anyhow::Context;
 use crate::cache::VariantCache;
 use crate::config::Settings;
 use crate::delivery::Delivery;
-use crate::limits::RenderPool;
+use crate::limits::{self, Guard, RenderPool};
 use crate::metrics::{self, Metrics};
 use crate::middleware::{access_log, request_id};
 use crate::routes;
@@ -41,10 +41,16 @@ impl Application {
             })?;
         let port = listener.local_addr()?.port();
         let server_state = state.clone();
+        let guard = web::Data::new(Guard::new(&settings, state.metrics.limits().clone()));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(server_state.clone())
+                .app_data(guard.clone())
                 .configure(route_table)
+                // Innermost first: a panicking handler becomes a 500 that still gets the
+                // headers, the access log line and the metrics of every other response.
+                .wrap(from_fn(limits::catch_panic))
+                .wrap(from_fn(limits::guard))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(from_fn(request_id))
                 .wrap(from_fn(access_log))
@@ -54,6 +60,7 @@ impl Application {
         .keep_alive(settings.server.keep_alive)
         .client_request_timeout(settings.server.client_request_timeout)
         .shutdown_timeout(settings.server.shutdown_timeout.as_secs())
+        .shutdown_signal(stop_signal())
         .listen(listener)?
         .run();
         tracing::info!(port, "listening");
@@ -76,6 +83,24 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// SIGTERM or SIGINT: stop accepting, let in-flight requests finish within
+/// `server.shutdown_timeout`, then stop.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for stop signals");
+        return std::future::pending().await;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal = name, "stopping: finishing in-flight requests");
 }
 
 async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {

@@ -222,6 +222,8 @@ async fn hostile_paths_are_refused_without_leaking() {
         ("/img/escape-rel.jpg", 404),
         ("/img/to-git.jpg", 404),
         ("/img/not-an-image.jpg", 422),
+        ("/%69mg/storm.jpg", 404),
+        ("/%69nfo/storm.jpg", 404),
         ("/info/../Cargo.toml", 400),
         ("/info/.git/config", 404),
         ("/info/escape.jpg", 404),

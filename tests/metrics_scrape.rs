@@ -3,6 +3,7 @@
 //! are counted, the families other modules report to exist from the start, and only allowed
 //! addresses (judged through trusted proxies) may scrape.
 
+mod git_common;
 mod support;
 
 use std::collections::BTreeMap;
@@ -392,4 +393,71 @@ async fn disabled_metrics_are_not_served() {
     let res = app.get("/metrics").await;
     assert_eq!(res.status(), 404);
     assert_eq!(error_of(&res.bytes().await.unwrap()).0, "not_found");
+}
+
+/// The real limiters and the real git sync report through the metrics, not just the API.
+#[tokio::test]
+async fn rate_limiters_and_git_syncs_report_for_real() {
+    let app = TestApp::spawn_with(&[
+        ("limits.hit_per_ip_per_second", "2"),
+        ("limits.per_ip_per_second", "1"),
+        ("limits.per_ip_burst", "1"),
+    ])
+    .await;
+    for w in 100..106 {
+        app.get(&format!("/img/storm.jpg?w={w}")).await;
+    }
+    let m = scrape(&app).await;
+    assert!(m.value("imgserver_rate_limited_total", &[("limit", "hit")]) >= 1.0);
+
+    let app = TestApp::spawn_with(&[
+        ("limits.hit_per_ip_per_second", "0"),
+        ("limits.per_ip_per_second", "1"),
+        ("limits.per_ip_burst", "1"),
+    ])
+    .await;
+    for w in 100..104 {
+        app.get(&format!("/img/storm.jpg?w={w}")).await;
+    }
+    let m = scrape(&app).await;
+    assert!(m.value("imgserver_rate_limited_total", &[("limit", "render")]) >= 1.0);
+    assert_eq!(
+        m.value("imgserver_rate_limited_total", &[("limit", "hit")]),
+        0.0
+    );
+
+    use git_common::{clone, png, Change, Remote, BLUE, RED};
+    let remote = Remote::new();
+    let first = remote.commit(&[Change::Put("a.png", png(20, 10, RED))]);
+    let app = git_common::spawn(clone(&remote), &[]).await;
+    let m = scrape(&app).await;
+    assert_eq!(
+        m.value(
+            "imgserver_source_info",
+            &[("commit", &first.to_string()), ("branch", "main")]
+        ),
+        1.0,
+        "the served commit from the start"
+    );
+    let second = remote.commit(&[Change::Put("a.png", png(20, 10, BLUE))]);
+    let (status, _) = git_common::pull(&app).await;
+    assert_eq!(status, 200);
+    git_common::pull(&app).await;
+    let m = scrape(&app).await;
+    assert_eq!(
+        m.value("imgserver_git_syncs_total", &[("result", "updated")]),
+        1.0
+    );
+    assert_eq!(
+        m.value("imgserver_git_syncs_total", &[("result", "unchanged")]),
+        1.0
+    );
+    assert_eq!(
+        m.value(
+            "imgserver_source_info",
+            &[("commit", &second.to_string()), ("branch", "main")]
+        ),
+        1.0
+    );
+    assert_eq!(m.sum("imgserver_source_info", &[]), 1.0);
 }

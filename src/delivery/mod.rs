@@ -5,19 +5,21 @@
 mod conditional;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cache::{CacheStatus, Origin, Variant, VariantCache};
+use crate::cache::{CacheStatus, Lookup, Origin, Variant, VariantCache};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
-use crate::limits::RenderPool;
+use crate::limits::{RenderAdmission, RenderPool};
 use crate::pipeline::{self, ImageFormat, PipelineSettings, RenderSpec, SourceInfo};
 use crate::request::{
     apply_path_params, is_path_param, parse_query, Accepted, RawParams, Transform, VariantKey,
 };
+use crate::signing::SignaturePolicy;
 use crate::source::{self, decode_url_segments, Entry, FileRef, RelPath, SourceError, SourceTree};
 
 pub use conditional::etag_matches;
@@ -28,12 +30,16 @@ const SNIFF_BYTES: usize = 64;
 /// An image request as the HTTP layer received it.
 #[derive(Debug, Clone, Copy)]
 pub struct ImageQuery<'a> {
+    /// The whole URL path as sent (what signatures cover).
+    pub request_path: &'a str,
     /// The URL path below `/img/`, still percent-encoded.
     pub raw_path: &'a str,
     /// The raw query string (without `?`).
     pub raw_query: &'a str,
     pub accept: Option<&'a str>,
     pub if_none_match: Option<&'a str>,
+    /// Charged when this request would start a render.
+    pub admission: &'a RenderAdmission,
 }
 
 /// What to send back for an image request.
@@ -67,6 +73,7 @@ pub struct Delivery {
     source: Arc<dyn SourceTree>,
     cache: Arc<VariantCache>,
     pool: Arc<RenderPool>,
+    signatures: SignaturePolicy,
     /// Sniffed format per content identity, so a cache hit reads nothing from the source.
     formats: moka::sync::Cache<String, Option<ImageFormat>>,
 }
@@ -80,6 +87,7 @@ impl Delivery {
     ) -> Self {
         Self {
             pipeline: settings.images.pipeline_settings(),
+            signatures: SignaturePolicy::from_settings(&settings.security),
             settings,
             source,
             cache,
@@ -103,10 +111,18 @@ impl Delivery {
     /// Serves `GET`/`HEAD /img/{path}`.
     pub async fn image(&self, query: ImageQuery<'_>) -> Result<ImageReply, AppError> {
         let images = &self.settings.images;
+        // Unsigned transforms are refused before anything is parsed or looked up.
+        let signed = self
+            .signatures
+            .check_query(query.request_path, query.raw_query)?;
         let segments = decode_url_segments(query.raw_path)?;
         let mut params = parse_query(query.raw_query, images.max_width, images.max_height)?;
         let (file, status) = match source::resolve(self.source.as_ref(), &segments, is_path_param) {
             Ok(found) => {
+                if !signed && !found.params.is_empty() {
+                    self.signatures
+                        .check_transform(query.request_path, query.raw_query, true)?;
+                }
                 apply_path_params(
                     &mut params,
                     &found.params,
@@ -212,8 +228,9 @@ impl Delivery {
                 "hit-memory",
             ));
         }
-        let render = self.render(file, spec, etag);
-        let lookup = self.cache.get_or_render(&key, move || render).await?;
+        let lookup = self
+            .lookup_or_render(&key, file, spec, &etag, query.admission)
+            .await?;
         Ok(ImageReply {
             status,
             body: Some(lookup.variant.bytes.clone()),
@@ -225,6 +242,41 @@ impl Delivery {
                 .render_time
                 .filter(|_| lookup.status == CacheStatus::Miss),
         })
+    }
+
+    /// The variant from the cache, or rendered if this client may start a render. A refusal
+    /// handed over from another client's attempt at the same variant (the cache shares one
+    /// render's outcome with everyone waiting for it) is not this client's: it tries once more.
+    async fn lookup_or_render(
+        &self,
+        key: &VariantKey,
+        file: FileRef,
+        spec: RenderSpec,
+        etag: &str,
+        admission: &RenderAdmission,
+    ) -> Result<Lookup, AppError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let charged = Arc::new(AtomicBool::new(false));
+            let render = self.render(file.clone(), spec.clone(), etag.to_string());
+            let (flag, admission) = (charged.clone(), admission.clone());
+            let result = self
+                .cache
+                .get_or_render(key, move || async move {
+                    flag.store(true, Ordering::Relaxed);
+                    admission.admit()?;
+                    render.await
+                })
+                .await;
+            match result {
+                Err(e)
+                    if e.code == ErrorCode::RateLimited
+                        && !charged.load(Ordering::Relaxed)
+                        && attempts < 2 => {}
+                other => return other,
+            }
+        }
     }
 
     /// Reads the source and renders it on the pool. Owns what it needs: the cache runs it on

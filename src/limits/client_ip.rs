@@ -1,83 +1,106 @@
-//! Who the client is: the TCP peer, unless the peer is a trusted proxy (`server.trusted_proxies`),
-//! in which case the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
-//! Entries left of an untrusted hop were written by the client and are never believed.
+//! Who a request comes from: the socket peer, unless the peer is one of `server.trusted_proxies`,
+//! in which case the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (the
+//! left-most if all are). A header sent by an untrusted peer is ignored, so nobody can pick the
+//! address their requests are counted against by sending one.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use actix_web::http::header::HeaderMap;
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
-const FORWARDED_FOR: &str = "x-forwarded-for";
+/// The client address a request is attributed to (rate limits, logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientIp(pub IpAddr);
 
-/// The client's address as the rate limits, the metrics allow list and the access log see it.
-pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpNet]) -> IpAddr {
+/// The client of `req`: what the guard middleware recorded, or resolved from the request now
+/// (routes outside the guard, tests).
+pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
+    if let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>() {
+        return *ip;
+    }
     let peer = req
         .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    resolve(peer, req.headers(), trusted_proxies)
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    resolve(peer, forwarded, trusted)
 }
 
-/// [`client_ip`] from its parts.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> IpAddr {
-    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
-    let mut client = peer.to_canonical();
-    if !trusted(&client) {
-        return client;
+/// The client behind `peer`, given the request's `X-Forwarded-For` values (every header line,
+/// in order) and the trusted proxies.
+pub fn resolve<'a>(
+    peer: IpAddr,
+    forwarded_for: impl IntoIterator<Item = &'a str>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let peer = peer.to_canonical();
+    if !is_trusted(peer, trusted) {
+        return peer;
     }
-    // Several header lines are one list, in order.
-    let hops: Vec<&str> = headers
-        .get_all(FORWARDED_FOR)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+    let entries: Vec<&str> = forwarded_for
+        .into_iter()
+        .flat_map(|line| line.split(','))
         .map(str::trim)
+        .filter(|entry| !entry.is_empty())
         .collect();
-    for hop in hops.iter().rev() {
-        let Some(ip) = parse_hop(hop) else {
-            // A garbled entry: nothing left of it can be attributed; the proxy that wrote it is
-            // the last address we know.
-            return client;
-        };
-        client = ip;
-        if !trusted(&client) {
-            return client;
+    // Each trusted hop appended the address it saw; walk back through them to the first
+    // address no trusted proxy vouches for.
+    let mut nearest = peer;
+    for entry in entries.iter().rev() {
+        match parse_entry(entry) {
+            Some(ip) if is_trusted(ip, trusted) => nearest = ip,
+            Some(ip) => return ip,
+            // Garbage where a trusted proxy should have written an address: believe nothing
+            // further left of it.
+            None => return nearest,
         }
     }
-    client
+    nearest
 }
 
-/// An address as proxies write it: bare, or with a port (`1.2.3.4:80`, `[::1]:80`).
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    if let Ok(ip) = hop.parse::<IpAddr>() {
-        return Some(ip.to_canonical());
+fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+/// One `X-Forwarded-For` entry: a bare address, or one with a port (`1.2.3.4:5678`,
+/// `[2001:db8::1]:443`), or a bracketed IPv6 address.
+fn parse_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim_matches('"');
+    let ip = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            entry
+                .strip_prefix('[')
+                .and_then(|e| e.strip_suffix(']'))
+                .and_then(|e| e.parse::<Ipv6Addr>().ok())
+                .map(IpAddr::V6)
+        })?;
+    Some(ip.to_canonical())
+}
+
+/// What rate limits count against: the address itself for IPv4, its /64 network for IPv6
+/// (one subscriber usually holds a whole /64, and counting single addresses would let one
+/// client rotate through 2^64 of them).
+pub fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(bits))
+        }
+        v4 => v4,
     }
-    if let Some(rest) = hop.strip_prefix('[') {
-        return rest.split(']').next()?.parse::<IpAddr>().ok();
-    }
-    let (host, port) = hop.rsplit_once(':')?;
-    port.parse::<u16>().ok()?;
-    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::{HeaderName, HeaderValue};
 
     fn nets(list: &[&str]) -> Vec<IpNet> {
         list.iter().map(|n| n.parse().unwrap()).collect()
-    }
-
-    fn with_xff(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append(
-                HeaderName::from_static(FORWARDED_FOR),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -85,54 +108,103 @@ mod tests {
     }
 
     #[test]
-    fn an_untrusted_peer_is_the_client_whatever_it_claims() {
+    fn untrusted_peer_header_is_ignored() {
         let trusted = nets(&["127.0.0.1/32"]);
-        let h = with_xff(&["203.0.113.9"]);
         assert_eq!(
-            resolve(ip("198.51.100.7"), &h, &trusted),
-            ip("198.51.100.7")
+            resolve(ip("203.0.113.9"), ["10.1.1.1"], &trusted),
+            ip("203.0.113.9")
         );
     }
 
     #[test]
-    fn a_trusted_peer_forwards_the_right_most_untrusted_hop() {
+    fn trusted_peer_yields_the_right_most_untrusted_entry() {
         let trusted = nets(&["127.0.0.1/32", "10.0.0.0/8"]);
-        // The client spoofed 6.6.6.6; the edge proxy appended the real address, then an
-        // internal proxy appended the edge's.
-        let h = with_xff(&["6.6.6.6, 198.51.100.7", "10.1.2.3"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        let peer = ip("127.0.0.1");
+        assert_eq!(
+            resolve(peer, ["198.51.100.7, 203.0.113.5, 10.0.0.2"], &trusted),
+            ip("203.0.113.5"),
+            "the client-written 198.51.100.7 is not believed"
+        );
+        assert_eq!(
+            resolve(peer, ["198.51.100.7", "203.0.113.5"], &trusted),
+            ip("203.0.113.5"),
+            "several header lines read as one list"
+        );
+        assert_eq!(
+            resolve(peer, ["10.0.0.9, 10.0.0.2"], &trusted),
+            ip("10.0.0.9"),
+            "all trusted: the left-most"
+        );
+        assert_eq!(resolve(peer, [], &trusted), peer);
+        assert_eq!(resolve(peer, [" , "], &trusted), peer);
     }
 
     #[test]
-    fn without_forwarding_the_trusted_peer_is_the_client() {
+    fn entries_with_ports_and_brackets() {
         let trusted = nets(&["127.0.0.1/32"]);
+        let peer = ip("127.0.0.1");
+        assert_eq!(resolve(peer, ["1.2.3.4:5678"], &trusted), ip("1.2.3.4"));
         assert_eq!(
-            resolve(ip("127.0.0.1"), &HeaderMap::new(), &trusted),
+            resolve(peer, ["[2001:db8::1]:443"], &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            resolve(peer, ["[2001:db8::1]"], &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            resolve(peer, ["::ffff:1.2.3.4"], &trusted),
+            ip("1.2.3.4"),
+            "mapped IPv4 is IPv4"
+        );
+    }
+
+    #[test]
+    fn garbage_stops_the_walk_at_the_nearest_known_hop() {
+        let trusted = nets(&["127.0.0.1/32", "10.0.0.0/8"]);
+        assert_eq!(
+            resolve(ip("127.0.0.1"), ["1.2.3.4, unknown, 10.0.0.3"], &trusted),
+            ip("10.0.0.3")
+        );
+        assert_eq!(
+            resolve(ip("127.0.0.1"), ["<script>"], &trusted),
             ip("127.0.0.1")
         );
     }
 
     #[test]
-    fn garbled_entries_and_ports() {
-        let trusted = nets(&["127.0.0.1/32", "::1/128"]);
-        let h = with_xff(&["203.0.113.1, not-an-ip"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("127.0.0.1"));
-        let h = with_xff(&["198.51.100.7:4711"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
-        let h = with_xff(&["[2001:db8::1]:443"]);
-        assert_eq!(resolve(ip("::1"), &h, &trusted), ip("2001:db8::1"));
-        // An IPv4 peer seen through an IPv6 socket is still the trusted IPv4 proxy.
-        let h = with_xff(&["198.51.100.7"]);
+    fn mapped_peer_is_matched_as_ipv4() {
+        let trusted = nets(&["127.0.0.1/32"]);
         assert_eq!(
-            resolve(ip("::ffff:127.0.0.1"), &h, &trusted),
-            ip("198.51.100.7")
+            resolve(ip("::ffff:127.0.0.1"), ["1.2.3.4"], &trusted),
+            ip("1.2.3.4")
         );
     }
 
     #[test]
-    fn all_trusted_gives_the_left_most() {
-        let trusted = nets(&["127.0.0.0/8"]);
-        let h = with_xff(&["127.0.0.5, 127.0.0.6"]);
-        assert_eq!(resolve(ip("127.0.0.1"), &h, &trusted), ip("127.0.0.5"));
+    fn ipv6_is_keyed_by_its_64() {
+        assert_eq!(rate_key(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
+        assert_eq!(rate_key(ip("192.0.2.1")), ip("192.0.2.1"));
+        assert_eq!(rate_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+    }
+
+    #[test]
+    fn a_request_resolves_through_its_peer_and_headers() {
+        use actix_web::test::TestRequest;
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let req = |peer: &str| {
+            TestRequest::default()
+                .peer_addr(format!("{peer}:5000").parse().unwrap())
+                .insert_header(("X-Forwarded-For", "6.6.6.6, 10.0.0.9"))
+                .to_http_request()
+        };
+        assert_eq!(
+            client_ip(&req("127.0.0.1"), &trusted),
+            "10.0.0.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(&req("192.0.2.1"), &trusted),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
     }
 }

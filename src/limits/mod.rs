@@ -1,8 +1,17 @@
-//! Protection of the service's capacity: the render pool and its admission bound, and who the
-//! client is (for limits, allow lists and logs).
+//! Protection of the service's capacity and of its clients from each other: the render pool and
+//! its admission bound, per-client rate limits (keyed by the client IP, `X-Forwarded-For`
+//! believed only from trusted proxies), request size limits, and the panic barrier.
 
-mod client_ip;
+mod catch_panic;
+pub mod client_ip;
+mod guard;
+mod rate_limit;
 mod render_pool;
 
-pub use client_ip::client_ip;
+pub use catch_panic::catch_panic;
+pub use client_ip::{client_ip, ClientIp};
+pub use guard::{guard, Guard, MAX_ADMIN_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub use rate_limit::{
+    IpLimiter, RateLimited, RateLimits, RenderAdmission, MAX_TRACKED_CLIENTS, SWEEP_EVERY,
+};
 pub use render_pool::{RenderPool, RenderPoolError};

@@ -3,6 +3,8 @@
 //! beyond that a render is refused at once (503), not after a timeout. Each render has a
 //! deadline; past it the caller gets 503 while the worker finishes and its result is dropped.
 //! A panic inside a render is caught, reported as an internal error, and the worker lives on.
+//! Render threads run at a lower CPU priority (nice +10 on Linux), so that when renders saturate
+//! the cores, the HTTP workers serving cache hits still get a core the moment they need one.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +36,7 @@ impl RenderPool {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("render-{i}"))
+            .start_handler(|_| lower_priority())
             .build()?;
         Ok(Self {
             pool,
@@ -80,6 +83,25 @@ impl RenderPool {
     }
 }
 
+/// How much less CPU priority render threads get than the HTTP workers (a nice value).
+const RENDER_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's CPU priority (Linux keeps a nice value per thread).
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // SAFETY: gettid and setpriority have no memory-safety preconditions; raising one's own
+    // nice value needs no privilege. Failure only leaves the default priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, RENDER_NICENESS) != 0 {
+            tracing::debug!("could not lower the render thread's priority");
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()
@@ -103,6 +125,25 @@ mod tests {
             1,
             "the worker survives a panic"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn render_threads_run_at_lower_priority() {
+        let pool = RenderPool::new(1, 0, Duration::from_secs(5)).unwrap();
+        let nice = pool
+            .run(|| {
+                // SAFETY: as in lower_priority.
+                unsafe {
+                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                    libc::getpriority(libc::PRIO_PROCESS, tid)
+                }
+            })
+            .await
+            .unwrap();
+        // SAFETY: getpriority of the calling thread.
+        let here = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        assert!(nice > here, "render thread nice {nice}, caller {here}");
     }
 
     #[tokio::test]

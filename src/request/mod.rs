@@ -3,12 +3,14 @@
 
 mod accept;
 mod params;
+mod sizes;
 mod transform;
 
 pub use accept::Accepted;
 pub use params::{
     apply_path_params, is_path_param, parse_query, FormatChoice, RawParams, MAX_QUERY_PARAMS,
 };
+pub use sizes::admit_size;
 pub use transform::{canonical_key, Transform, VariantKey};
 
 /// A request the client got wrong (HTTP 400 `invalid_parameter`); the message is safe to show.

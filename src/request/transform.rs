@@ -8,6 +8,7 @@ use crate::pipeline::{Fit, Gravity, ImageFormat, RenderSpec, Rgb};
 
 use super::accept::Accepted;
 use super::params::{parse_query, FormatChoice, RawParams};
+use super::sizes::admit_size;
 use super::RequestError;
 
 /// A validated request to transform an image, before the source format is known.
@@ -25,17 +26,30 @@ pub struct Transform {
 }
 
 impl Transform {
-    /// Applies presets, defaults, `dpr` and the size ceiling.
+    /// Applies presets, defaults, `dpr`, the allowed sizes and the size ceiling.
     pub fn from_params(
         params: RawParams,
         images: &ImageSettings,
     ) -> Result<Transform, RequestError> {
+        // Sizes the client had a hand in are checked against the allowed lists; a preset's own
+        // sizes are the operator's choice.
+        let client_width = params.width.is_some() || params.dpr.is_some();
+        let client_height = params.height.is_some() || params.dpr.is_some();
         let params = match &params.preset {
             Some(name) => {
                 let query = images
                     .presets
                     .get(name)
                     .ok_or_else(|| RequestError::Invalid("unknown preset".into()))?;
+                let extra = RawParams {
+                    preset: None,
+                    ..params.clone()
+                };
+                if images.presets_only && !extra.is_empty() {
+                    return Err(RequestError::Invalid(
+                        "only presets are allowed, without other parameters".into(),
+                    ));
+                }
                 let preset = parse_query(query, images.max_width, images.max_height)
                     .map_err(|_| RequestError::Invalid("preset is misconfigured".into()))?;
                 params.or(preset)
@@ -50,6 +64,27 @@ impl Transform {
         let dpr = params.dpr.unwrap_or(1.0);
         let scale = |v: u32| ((v as f64) * dpr).round().max(1.0) as u32;
         let (mut width, mut height) = (params.width.map(scale), params.height.map(scale));
+        // The size rendered is what must be allowed, so `dpr` cannot sweep around the list.
+        let (w_name, h_name) = match params.dpr {
+            Some(_) => ("w x dpr", "h x dpr"),
+            None => ("w", "h"),
+        };
+        if let (Some(w), true) = (width, client_width) {
+            width = Some(admit_size(
+                w_name,
+                w,
+                &images.allowed_widths,
+                images.snap_to_allowed,
+            )?);
+        }
+        if let (Some(h), true) = (height, client_height) {
+            height = Some(admit_size(
+                h_name,
+                h,
+                &images.allowed_heights,
+                images.snap_to_allowed,
+            )?);
+        }
         // Shrink the box uniformly so neither side exceeds the ceiling (the pipeline also clamps
         // the side it derives).
         let factor = [(width, images.max_width), (height, images.max_height)]
@@ -206,6 +241,74 @@ mod tests {
             key("w=400&h=300&fit=contain", &[], j),
             key("w=400&h=300", &[], j)
         );
+    }
+
+    fn transform(query: &str, images: &ImageSettings) -> Result<Transform, RequestError> {
+        Transform::from_params(parse_query(query, 4096, 4096).unwrap(), images)
+    }
+
+    #[test]
+    fn presets_fill_in_under_explicit_values() {
+        let mut images = images();
+        images
+            .presets
+            .insert("thumb".into(), "w=200&h=100&fit=contain&fmt=webp".into());
+        let t = transform("preset=thumb", &images).unwrap();
+        assert_eq!(
+            (t.width, t.height, t.fit),
+            (Some(200), Some(100), Fit::Contain)
+        );
+        assert_eq!(t.format, FormatChoice::Exact(ImageFormat::Webp));
+        let t = transform("preset=thumb&w=50", &images).unwrap();
+        assert_eq!((t.width, t.height), (Some(50), Some(100)));
+        assert_eq!(
+            transform("preset=nope", &images),
+            Err(RequestError::Invalid("unknown preset".into()))
+        );
+    }
+
+    #[test]
+    fn presets_only_refuses_everything_else() {
+        let mut images = images();
+        images.presets.insert("thumb".into(), "w=200".into());
+        images.presets_only = true;
+        assert!(transform("preset=thumb", &images).is_ok());
+        assert!(transform("preset=thumb&s=abc", &images).is_ok());
+        assert!(transform("w=200", &images).is_err());
+        assert!(transform("preset=thumb&w=201", &images).is_err());
+        assert!(transform("preset=thumb&dpr=2", &images).is_err());
+    }
+
+    #[test]
+    fn allowed_sizes_apply_to_the_rendered_size() {
+        let mut images = images();
+        images.allowed_widths = vec![320, 640];
+        images.allowed_heights = vec![100];
+        images.presets.insert("odd".into(), "w=333".into());
+        assert_eq!(transform("w=320", &images).unwrap().width, Some(320));
+        assert_eq!(transform("w=320&dpr=2", &images).unwrap().width, Some(640));
+        assert_eq!(
+            transform("w=320&dpr=1.5", &images),
+            Err(RequestError::Invalid(
+                "w x dpr must be one of 320, 640".into()
+            ))
+        );
+        assert!(transform("w=321", &images).is_err());
+        assert!(transform("h=99", &images).is_err());
+        assert_eq!(
+            transform("preset=odd", &images).unwrap().width,
+            Some(333),
+            "a preset's own size is the operator's choice"
+        );
+        assert!(transform("preset=odd&dpr=2", &images).is_err());
+        images.snap_to_allowed = true;
+        assert_eq!(transform("w=321", &images).unwrap().width, Some(640));
+        assert_eq!(transform("w=4000", &images).unwrap().width, Some(640));
+        assert_eq!(
+            transform("w=300&dpr=1.5", &images).unwrap().width,
+            Some(640)
+        );
+        assert_eq!(transform("h=7", &images).unwrap().height, Some(100));
     }
 
     #[test]

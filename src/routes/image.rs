@@ -5,21 +5,36 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::delivery::{ImageQuery, ImageReply};
 use crate::error::AppError;
+use crate::limits::RenderAdmission;
 use crate::state::AppState;
 
 pub const PREFIX: &str = "/img/";
 
 pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let admission = req
+        .extensions()
+        .get::<RenderAdmission>()
+        .cloned()
+        .unwrap_or_default();
+    // The router matched the decoded path; a prefix that was itself percent-encoded
+    // (`/%69mg/...`) is not a spelling we serve.
+    let raw_path = req
+        .uri()
+        .path()
+        .strip_prefix(PREFIX)
+        .ok_or_else(AppError::not_found)?;
     let query = ImageQuery {
-        raw_path: req.uri().path().strip_prefix(PREFIX).unwrap_or(""),
+        request_path: req.uri().path(),
+        raw_path,
         raw_query: req.query_string(),
         accept: header(header::ACCEPT),
         if_none_match: header(header::IF_NONE_MATCH),
+        admission: &admission,
     };
     let reply = state.delivery.image(query).await?;
     Ok(respond(reply, &state.settings.http.cache_control))

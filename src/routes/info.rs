@@ -8,7 +8,11 @@ use crate::state::AppState;
 pub const PREFIX: &str = "/info/";
 
 pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let raw_path = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
+    let raw_path = req
+        .uri()
+        .path()
+        .strip_prefix(PREFIX)
+        .ok_or_else(AppError::not_found)?;
     let info = state.delivery.info(raw_path).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
