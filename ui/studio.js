@@ -224,8 +224,8 @@
       add(short(git.commit), true);
       if (git.branch) add('· ' + git.branch);
       const sync = git.last_sync || {};
-      const when = toDate(sync.time);
-      const failed = git.last_error || (sync.result && !/^(ok|success|updated|up[-_ ]to[-_ ]date|unchanged)$/i.test(String(sync.result)));
+      const when = toDate(sync.at || sync.time);
+      const failed = sync.result === 'failed';
       dot.classList.add(failed ? 'bad' : 'ok');
       if (when) add('· synced ' + ago(when));
       box.title = [
@@ -237,8 +237,10 @@
       dot.classList.add('ok');
       add(short(source.commit), true);
       if (source.branch) add('· ' + source.branch);
+      const synced = toDate(source.synced_at);
       const when = toDate(source.committed_at);
-      if (when) add('· committed ' + ago(when));
+      if (synced) add('· synced ' + ago(synced));
+      else if (when) add('· committed ' + ago(when));
       box.title = 'Served commit ' + source.commit;
     } else if (source) {
       add('plain folder');
@@ -342,7 +344,7 @@
     }
     const g = state.git;
     const sync = g.last_sync || {};
-    const when = toDate(sync.time);
+    const when = toDate(sync.at || sync.time);
     tool.hidden = false;
     el('pull').hidden = false;
     facts(el('git-facts'), [

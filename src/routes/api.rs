@@ -55,10 +55,19 @@ pub async fn status(
 ) -> Result<HttpResponse, AppError> {
     let settings = &state.settings;
     check(settings, &req, Need::Data)?;
-    let dir = settings.source.dir.clone();
-    let source = web::block(move || source_status::read(&dir))
-        .await
-        .map_err(AppError::internal)?;
+    let served = state
+        .git
+        .as_ref()
+        .and_then(|git| source_status::from_sync(&git.status()));
+    let source = match served {
+        Some(source) => source,
+        None => {
+            let dir = settings.source.dir.clone();
+            web::block(move || source_status::read(&dir))
+                .await
+                .map_err(AppError::internal)?
+        }
+    };
     let images = &settings.images;
     Ok(no_store().json(Status {
         version: env!("CARGO_PKG_VERSION"),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::{ImageSettings, Settings};
 use crate::source::RelPath;
 
-use super::sign::signed_url;
+use crate::signing::UrlSigner;
 
 /// Everything but RFC 3986's unreserved characters is encoded, so the URL the page sends is
 /// exactly the one that was signed.
@@ -107,7 +107,9 @@ impl<'a> Links<'a> {
             .split_once('?')
             .is_some_and(|(_, q)| q.split('&').any(|p| !p.is_empty() && !p.starts_with("s=")));
         if transforms || self.settings.security.sign_originals {
-            signed_url(key.expose().as_bytes(), &url)
+            UrlSigner::new(key.expose().as_bytes())
+                .sign_url(&url)
+                .unwrap_or(url)
         } else {
             url
         }

@@ -2,12 +2,11 @@
 //! plain HTML/CSS/JS under `ui/` and compiled into the binary. This module owns serving those
 //! assets ([`assets`]), who may see the page's data and use its admin actions ([`access`]),
 //! which files a folder shows ([`gallery`]), the URLs the page is handed ([`links`]: encoded
-//! paths, thumbnails, signatures via [`sign`]) and what it reports about the served tree
+//! paths, thumbnails, signatures via [`crate::signing`]) and what it reports about the served tree
 //! ([`source_status`]). The JSON handlers are in [`crate::routes::api`].
 
 pub mod access;
 pub mod assets;
 pub mod gallery;
 pub mod links;
-pub mod sign;
 pub mod source_status;

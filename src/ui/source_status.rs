@@ -1,7 +1,7 @@
 //! What the page shows about the served tree without the admin token: whether it is a git
-//! checkout, and at which commit and branch. Read from the checkout's `HEAD` (the folder itself,
-//! never a parent); the git sync service's own state, when present, is the better source and the
-//! page asks it (`/admin/git/status`) once the admin token is entered.
+//! checkout, at which commit and branch, and when it last synced. The git sync service's state
+//! is the source when it runs (it knows the *served* commit); otherwise the checkout's `HEAD`
+//! (the folder itself, never a parent) is read.
 
 use std::path::Path;
 
@@ -18,7 +18,20 @@ pub enum SourceStatus {
         /// Commit time, seconds since the epoch.
         #[serde(skip_serializing_if = "Option::is_none")]
         committed_at: Option<i64>,
+        /// When the last successful sync ended (RFC 3339), when the git sync service runs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        synced_at: Option<String>,
     },
+}
+
+/// What the git sync service serves, when it runs and has published a commit.
+pub fn from_sync(status: &crate::git_sync::GitStatus) -> Option<SourceStatus> {
+    Some(SourceStatus::Git {
+        commit: status.commit.clone()?,
+        branch: status.branch.clone(),
+        committed_at: None,
+        synced_at: status.last_success_at.clone(),
+    })
 }
 
 /// Blocking: opens the repository at `dir`, if it is one.
@@ -39,6 +52,7 @@ pub fn read(dir: &Path) -> SourceStatus {
             .then(|| head.shorthand().ok().map(String::from))
             .flatten(),
         committed_at: Some(commit.time().seconds()),
+        synced_at: None,
     }
 }
 
