@@ -70,6 +70,10 @@ fn layers_override_in_order() {
         ("IMGSERVER__IMAGES__ALLOWED_WIDTHS", "320,640"),
         ("IMGSERVER__CACHE__MEMORY_BYTES", "64MiB"),
         ("IMGSERVER__ADMIN__TOKEN", "s3cr3t-t0ken"),
+        (
+            "IMGSERVER__SOURCE__GIT__REMOTE",
+            "https://bot:url-t0ken@git.example.org/site.git",
+        ),
     ];
     let (code, out, err) = run(&["check-config", "--config", f], &env);
     assert_eq!(code, 0, "{err}");
@@ -99,6 +103,14 @@ fn layers_override_in_order() {
         "secrets are masked"
     );
     assert_eq!(t["admin"]["token"].as_str(), Some("***"));
+    assert!(
+        !out.contains("url-t0ken"),
+        "credentials in a remote URL are masked"
+    );
+    assert_eq!(
+        t["source"]["git"]["remote"].as_str(),
+        Some("https://git.example.org/site.git")
+    );
 
     let (code, out, _) = run(
         &[

@@ -103,6 +103,8 @@ pub enum OnDiverge {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GitSettings {
+    /// Printed without the credentials a URL may carry (`https://user:token@host/...`).
+    #[serde(serialize_with = "remote_without_credentials")]
     pub remote: Option<String>,
     pub branch: Option<String>,
     pub token: Option<Secret>,
@@ -257,6 +259,16 @@ impl Settings {
     /// The effective configuration as TOML, secrets masked (for `check-config`).
     pub fn to_masked_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}"))
+    }
+}
+
+fn remote_without_credentials<S: serde::Serializer>(
+    remote: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match remote {
+        Some(url) => s.serialize_str(&crate::git_sync::display_url(url)),
+        None => s.serialize_none(),
     }
 }
 
