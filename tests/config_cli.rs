@@ -69,6 +69,7 @@ fn layers_override_in_order() {
         ),
         ("IMGSERVER__IMAGES__ALLOWED_WIDTHS", "320,640"),
         ("IMGSERVER__CACHE__MEMORY_BYTES", "64MiB"),
+        ("IMGSERVER__IMAGES__SHRINK_ON_LOAD", "fast"),
         ("IMGSERVER__ADMIN__TOKEN", "s3cr3t-t0ken"),
         (
             "IMGSERVER__SOURCE__GIT__REMOTE",
@@ -98,6 +99,7 @@ fn layers_override_in_order() {
         .collect();
     assert_eq!(widths, vec![320, 640]);
     assert_eq!(t["cache"]["memory_bytes"].as_integer(), Some(64 << 20));
+    assert_eq!(t["images"]["shrink_on_load"].as_str(), Some("fast"));
     assert!(
         !out.contains("s3cr3t-t0ken") && !err.contains("s3cr3t-t0ken"),
         "secrets are masked"
@@ -140,7 +142,7 @@ fn every_problem_is_reported_together_with_exit_code_2() {
     let file = dir.path().join("bad.toml");
     std::fs::write(
         &file,
-        "[server]\nport = \"eighty\"\nbind = \"not-an-ip\"\n[images]\nmax_width = 0\ndefault_quality = 150\n\
+        "[server]\nport = \"eighty\"\nbind = \"not-an-ip\"\n[images]\nmax_width = 0\ndefault_quality = 150\nshrink_on_load = \"turbo\"\n\
          [cache]\nmemory_bytes = \"lots\"\n[log]\nformat = \"xml\"\n[limits]\nrender_timeout = \"soon\"\n[typo]\nx = 1\n",
     )
     .unwrap();
@@ -155,6 +157,7 @@ fn every_problem_is_reported_together_with_exit_code_2() {
         "server.bind",
         "images.max_width",
         "images.default_quality",
+        "images.shrink_on_load",
         "cache.memory_bytes",
         "log.format",
         "limits.render_timeout",

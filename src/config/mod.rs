@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use secret::Secret;
 
-use crate::pipeline::PipelineSettings;
+use crate::pipeline::{PipelineSettings, ShrinkOnLoad};
 
 /// The defaults layer: `config/default.toml`, which documents every key.
 pub const DEFAULTS_TOML: &str = include_str!("../../config/default.toml");
@@ -144,6 +144,7 @@ pub struct ImageSettings {
     pub presets_only: bool,
     pub webp_effort: u8,
     pub avif_speed: u8,
+    pub shrink_on_load: ShrinkOnLoad,
 }
 
 impl ImageSettings {
@@ -156,6 +157,7 @@ impl ImageSettings {
             max_frames: self.max_frames,
             webp_method: self.webp_effort,
             avif_speed: self.avif_speed,
+            shrink_on_load: self.shrink_on_load,
         }
     }
 }
@@ -287,5 +289,26 @@ mod humantime_option {
             Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
             None => s.serialize_str("off"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_settings_reach_the_pipeline() {
+        let load = |mode: &str| {
+            Settings::load(&LoadOptions::with_overrides([
+                ("images.shrink_on_load", mode),
+                ("images.webp_effort", "2"),
+            ]))
+            .unwrap()
+            .images
+            .pipeline_settings()
+        };
+        assert_eq!(load("fast").shrink_on_load, ShrinkOnLoad::Fast);
+        assert_eq!(load("quality").shrink_on_load, ShrinkOnLoad::Quality);
+        assert_eq!(load("fast").webp_method, 2);
     }
 }

@@ -110,6 +110,7 @@ section!(RawImages {
     presets_only: bool,
     webp_effort: u8,
     avif_speed: u8,
+    shrink_on_load: String,
     presets: BTreeMap<String, String>,
 });
 

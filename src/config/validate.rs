@@ -286,6 +286,17 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     }
     let webp_effort = p.take("images.webp_effort", i.webp_effort);
     let avif_speed = p.take("images.avif_speed", i.avif_speed);
+    let shrink_on_load = match p.take("images.shrink_on_load", i.shrink_on_load).as_str() {
+        "quality" => ShrinkOnLoad::Quality,
+        "fast" => ShrinkOnLoad::Fast,
+        other => {
+            p.add(
+                "images.shrink_on_load",
+                format!("must be \"quality\" or \"fast\", not {other:?}"),
+            );
+            ShrinkOnLoad::Quality
+        }
+    };
     let images = ImageSettings {
         default_quality: p.in_range("images.default_quality", quality, 1, 100) as u8,
         max_width,
@@ -302,6 +313,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         presets_only: p.take("images.presets_only", i.presets_only),
         webp_effort: p.in_range("images.webp_effort", webp_effort, 0, 6),
         avif_speed: p.in_range("images.avif_speed", avif_speed, 1, 10),
+        shrink_on_load,
     };
 
     p.unknown("http", &raw.http.unknown);

@@ -24,7 +24,8 @@ mod resize;
 mod sniff;
 
 pub use spec::{
-    Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rendered, Rgb, SourceInfo,
+    Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rendered, Rgb, ShrinkOnLoad,
+    SourceInfo,
 };
 
 use anyhow::Context;
@@ -107,6 +108,7 @@ pub fn render(
         crop,
         scaled,
         shrink: None,
+        shrink_on_load: settings.shrink_on_load,
     };
     let decoded = decode::decode(bytes, &header, &target, settings)?;
 
@@ -163,6 +165,7 @@ pub mod steps {
             crop,
             scaled: (1, 1),
             shrink: Some(denominator),
+            shrink_on_load: settings.shrink_on_load,
         };
         Ok(decode::decode(bytes, &header, &target, &settings)?.bitmap)
     }

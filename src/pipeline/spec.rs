@@ -261,6 +261,34 @@ pub struct PipelineSettings {
     pub webp_method: u8,
     /// ravif speed, 1 (smallest) ..= 10 (fastest).
     pub avif_speed: u8,
+    /// How far JPEG decoding may shrink before the resample.
+    pub shrink_on_load: ShrinkOnLoad,
+}
+
+/// How much of the downscale a JPEG's DCT scaling (a box filter) may do before the real
+/// Lanczos3 resample does the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShrinkOnLoad {
+    /// libvips' `thumbnail`: leave the resample at least a factor of two. Matches libvips'
+    /// quality against a full decode.
+    #[default]
+    Quality,
+    /// sharp's and imgproxy's default: decode to the smallest scale still at least as large
+    /// as the target (sharp's rule, so a scale landing just on the target is avoided).
+    /// A quarter of the decode work for many sizes, softer and more aliased results.
+    Fast,
+}
+
+impl ShrinkOnLoad {
+    /// The largest DCT scale denominator (1, 2, 4 or 8) for a downscale by `ratio`.
+    pub fn denominator(self, ratio: f64) -> u32 {
+        let fits = |d: u32| match self {
+            Self::Quality => ratio >= 2.0 * f64::from(d),
+            Self::Fast => ratio >= f64::from(d) + 1.0,
+        };
+        [8u32, 4, 2].into_iter().find(|&d| fits(d)).unwrap_or(1)
+    }
 }
 
 impl Default for PipelineSettings {
@@ -273,6 +301,7 @@ impl Default for PipelineSettings {
             max_frames: 100,
             webp_method: 4,
             avif_speed: 8,
+            shrink_on_load: ShrinkOnLoad::Quality,
         }
     }
 }

@@ -9,32 +9,19 @@ use jpeg_decoder::PixelFormat;
 
 use super::{Decoded, Target};
 use crate::pipeline::bitmap::Bitmap;
-use crate::pipeline::header::jpeg::{read_full, JpegInfo};
+use crate::pipeline::header::jpeg::read_full;
 use crate::pipeline::header::Header;
 use crate::pipeline::{color, PipelineError};
 
-/// The largest DCT scale denominator (1, 2, 4 or 8) that leaves the decoded crop at least
-/// `margin` times its resampled size on both axes. As libvips does, a margin of 2 leaves the
-/// final resample (a real Lanczos3 filter) a factor of two to work with: DCT scaling alone
-/// is a crude box filter.
-pub fn shrink_factor(target: &Target, margin: f64) -> u32 {
+/// The DCT scale denominator (1, 2, 4 or 8) for this render: the tighter axis decides, and
+/// `target.shrink_on_load` says how much of the downscale the (box-filtering) DCT scaling may
+/// do. In `quality` mode `jpeg-decoder` still trails libvips on sharp 4:2:0 photos: it
+/// box-filters chroma at the scaled IDCT and upsamples it after (kleiber: 50.6 dB against
+/// libvips' 53.3; luma is better than libvips'); libjpeg-turbo matches libvips.
+pub fn shrink_factor(target: &Target) -> u32 {
     let ratio_x = target.crop.width / f64::from(target.scaled.0.max(1));
     let ratio_y = target.crop.height / f64::from(target.scaled.1.max(1));
-    let ratio = ratio_x.min(ratio_y) / margin;
-    [8u32, 4, 2]
-        .into_iter()
-        .find(|&d| ratio >= f64::from(d))
-        .unwrap_or(1)
-}
-
-/// The shrink-on-load margin: libvips' 2, for both decoders. With libjpeg-turbo that matches
-/// libvips' PSNR against a full decode (it computes subsampled chroma with a larger IDCT).
-/// `jpeg-decoder` box-filters chroma at the scaled IDCT and upsamples it after, which costs
-/// ~3 dB of chroma PSNR on a sharp 4:2:0 photo (kleiber: 50.6 dB against libvips' 53.3;
-/// luma is better than libvips'); a margin of 4 would fix that but costs 25% more time,
-/// which the default build cannot afford against its speed goal.
-fn margin(_info: &JpegInfo) -> f64 {
-    2.0
+    target.shrink_on_load.denominator(ratio_x.min(ratio_y))
 }
 
 pub fn decode(
@@ -45,9 +32,7 @@ pub fn decode(
 ) -> Result<Decoded, PipelineError> {
     let unsupported = |e: &dyn std::fmt::Display| PipelineError::Unsupported(format!("jpeg: {e}"));
     let (_, info) = read_full(bytes).map_err(|e| unsupported(&e))?;
-    let denom = target
-        .shrink
-        .unwrap_or_else(|| shrink_factor(target, margin(&info)));
+    let denom = target.shrink.unwrap_or_else(|| shrink_factor(target));
     #[cfg(feature = "turbo")]
     if matches!(info.components, 1 | 3) && info.precision == 8 {
         let bitmap = super::jpeg_turbo::decode(bytes, denom, info.components)
@@ -97,8 +82,9 @@ pub fn decode(
 mod tests {
     use super::*;
     use crate::pipeline::geometry::Rect;
+    use crate::pipeline::ShrinkOnLoad;
 
-    fn target(w: f64, h: f64, scaled: (u32, u32)) -> Target {
+    fn target(w: f64, h: f64, scaled: (u32, u32), mode: ShrinkOnLoad) -> Target {
         Target {
             crop: Rect {
                 x: 0.0,
@@ -108,18 +94,33 @@ mod tests {
             },
             scaled,
             shrink: None,
+            shrink_on_load: mode,
         }
     }
 
     #[test]
-    fn shrink_leaves_the_margin() {
+    fn quality_leaves_the_resample_a_factor_of_two() {
+        let q = ShrinkOnLoad::Quality;
         // 4000x3000 to 400x300: a factor of 10.
-        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (400, 300)), 1.0), 8);
-        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (400, 300)), 2.0), 4);
-        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (400, 300)), 4.0), 2);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (400, 300), q)), 4);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (1000, 750), q)), 2);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (1001, 750), q)), 1);
         // The tighter axis decides (a stretch to 400x1000 needs the full height).
-        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (400, 1000)), 1.0), 2);
-        assert_eq!(shrink_factor(&target(1920.0, 1280.0, (1920, 1280)), 2.0), 1);
-        assert_eq!(shrink_factor(&target(1.0, 1.0, (0, 0)), 2.0), 1);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (400, 1000), q)), 1);
+        assert_eq!(shrink_factor(&target(1920.0, 1280.0, (1920, 1280), q)), 1);
+        assert_eq!(shrink_factor(&target(1.0, 1.0, (0, 0), q)), 1);
+    }
+
+    #[test]
+    fn fast_shrinks_like_sharp() {
+        let f = ShrinkOnLoad::Fast;
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (400, 300), f)), 8);
+        // A scale landing on (or just above) the target is skipped, as sharp does.
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (500, 375), f)), 4);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (800, 600), f)), 4);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (1000, 750), f)), 2);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (1299, 975), f)), 2);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (1500, 1125), f)), 1);
+        assert_eq!(shrink_factor(&target(4000.0, 3000.0, (400, 1000), f)), 2);
     }
 }

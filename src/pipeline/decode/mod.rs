@@ -13,6 +13,7 @@ mod webp;
 use super::bitmap::Bitmap;
 use super::geometry::Rect;
 use super::header::Header;
+use super::spec::ShrinkOnLoad;
 use super::{ImageFormat, PipelineError, PipelineSettings};
 
 /// A decoded source. `bitmap` may be smaller than the header's size when the decoder shrank
@@ -32,6 +33,7 @@ pub struct Target {
     pub scaled: (u32, u32),
     /// A fixed shrink-on-load denominator instead of the computed one (for benchmarks).
     pub shrink: Option<u32>,
+    pub shrink_on_load: ShrinkOnLoad,
 }
 
 pub fn decode(
