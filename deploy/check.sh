@@ -4,7 +4,8 @@
 #     (`systemd-analyze security --offline`), where systemd-analyze exists;
 #   - install.sh is shellcheck-clean (where shellcheck exists), installs everything into a temp
 #     root, and a second run keeps the configuration and fixes the secrets file's mode;
-#   - deploy/imgserver.toml passes `imgserver check-config` with the UI off.
+#   - deploy/imgserver.toml passes `imgserver check-config` with the UI off;
+#   - deploy/Dockerfile's inputs and command lines are valid (it is not built: no Docker engine).
 # Usage: deploy/check.sh [path/to/imgserver]   (default: builds and uses target/debug/imgserver)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,6 +88,32 @@ if effective="$(env -u RUST_LOG "$bin" check-config --config deploy/imgserver.to
     ok "deploy/imgserver.toml: valid, UI off, JSON logs"
 else
     bad "deploy/imgserver.toml: $effective"
+fi
+
+# deploy/Dockerfile cannot be built here (no Docker engine): check what can be checked without
+# one. Its COPY sources exist, the build context leaves out build output, --locked has a lock
+# file, and the image's command lines (server, HEALTHCHECK) are ones this binary accepts.
+docker_problems=""
+while read -r src; do
+    [[ -e "$src" ]] || docker_problems="$docker_problems COPY source $src missing;"
+done < <(grep -E '^COPY ' deploy/Dockerfile | grep -v -- '--from=' | awk '{print $2}')
+for pattern in 'target/' 'node_modules/'; do
+    grep -qF "$pattern" .dockerignore 2>/dev/null \
+        || docker_problems="$docker_problems .dockerignore does not exclude $pattern;"
+done
+[[ -f Cargo.lock ]] || docker_problems="$docker_problems no Cargo.lock for --locked;"
+grep -q 'CMD \["imgserver", "healthcheck", "--config", "/etc/imgserver/imgserver.toml"\]' deploy/Dockerfile \
+    && "$bin" healthcheck --help >/dev/null 2>&1 \
+    || docker_problems="$docker_problems HEALTHCHECK command not accepted;"
+if ! effective="$(env -u RUST_LOG IMGSERVER__SERVER__BIND=0.0.0.0 "$bin" check-config \
+    --config deploy/imgserver.toml --imagesdir tests/fixtures 2>&1)" \
+    || ! grep -A2 '^\[server\]' <<<"$effective" | grep -q 'bind = "0.0.0.0"'; then
+    docker_problems="$docker_problems the image's configuration is refused: $effective;"
+fi
+if [[ -z "$docker_problems" ]]; then
+    ok "deploy/Dockerfile: COPY sources, .dockerignore, lock file, server and HEALTHCHECK command lines"
+else
+    bad "deploy/Dockerfile:$docker_problems"
 fi
 
 echo "deploy: $passed passed, $failed failed"
