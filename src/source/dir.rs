@@ -12,7 +12,7 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use super::{
-    check_component, Entry, FileHandle, FileRef, ListEntry, ListKind, RelPath, SourceError,
+    check_component, Entry, FileHandle, FileRef, ListEntry, RelPath, SourceError,
     SourceTree,
 };
 
@@ -233,21 +233,7 @@ impl SourceTree for DirTree {
                 Err(SourceError::Refused) => continue,
                 other => other?,
             };
-            match entry {
-                Some(Entry::Dir) => entries.push(ListEntry {
-                    name,
-                    path: path.to_string(),
-                    kind: ListKind::Dir,
-                    bytes: None,
-                }),
-                Some(Entry::File(f)) => entries.push(ListEntry {
-                    name,
-                    path: path.to_string(),
-                    kind: ListKind::File,
-                    bytes: Some(f.size),
-                }),
-                None => {}
-            }
+            entries.extend(ListEntry::from_entry(name, &path, entry));
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)

@@ -54,6 +54,22 @@ pub struct ListEntry {
     pub bytes: Option<u64>,
 }
 
+impl ListEntry {
+    /// The listing line of a looked-up child `name` at `path`; `None` for nothing there.
+    pub fn from_entry(name: String, path: &RelPath, entry: Option<Entry>) -> Option<Self> {
+        let (kind, bytes) = match entry? {
+            Entry::Dir => (ListKind::Dir, None),
+            Entry::File(f) => (ListKind::File, Some(f.size)),
+        };
+        Some(Self {
+            name,
+            path: path.to_string(),
+            kind,
+            bytes,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ListKind {
