@@ -12,8 +12,7 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use super::{
-    check_component, Entry, FileHandle, FileRef, ListEntry, RelPath, SourceError,
-    SourceTree,
+    check_component, Entry, FileHandle, FileRef, ListEntry, RelPath, SourceError, SourceTree,
 };
 
 /// Symlink hops allowed while resolving one path (loops end here).

@@ -14,8 +14,7 @@ use std::sync::{Mutex, RwLock};
 use git2::{ObjectType, Oid, Repository};
 
 use super::{
-    check_component, Entry, FileHandle, FileRef, ListEntry, RelPath, SourceError,
-    SourceTree,
+    check_component, Entry, FileHandle, FileRef, ListEntry, RelPath, SourceError, SourceTree,
 };
 
 /// Symlink hops allowed while resolving one path (loops end here).

@@ -7,33 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::process_common::nginx_binary;
 use crate::watchdog::Watchdog;
 
 /// The instance addresses in the deployed file, in order.
 pub const DEPLOYED_INSTANCES: [&str; 3] = ["10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080"];
 pub const HASH_LINE: &str = "hash $uri$is_args$args consistent;";
-
-pub fn nginx_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("IMGSERVER_NGINX") {
-        return Some(PathBuf::from(path));
-    }
-    let mut dirs: Vec<PathBuf> = vec!["/usr/sbin".into(), "/usr/local/sbin".into()];
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    let found = dirs
-        .into_iter()
-        .map(|d| d.join("nginx"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("IMGSERVER_REQUIRE_NGINX").is_none(),
-            "nginx is required (IMGSERVER_REQUIRE_NGINX) but not installed"
-        );
-        eprintln!("SKIPPED: nginx is not installed (apt-get install -y nginx-light)");
-    }
-    found
-}
 
 /// One line of the access log: the instances tried, in order, and their statuses.
 #[derive(Debug)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::process_common::listening_port;
 use crate::watchdog::Watchdog;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_imgserver");
@@ -102,15 +103,7 @@ impl Instance {
             let text = std::fs::read_to_string(&self.log).unwrap_or_default();
             let fresh = text.get(offset..).unwrap_or_default();
             if let Some(line) = fresh.lines().find(|l| l.contains("listening")) {
-                let digits: String = line
-                    .rsplit("port")
-                    .next()
-                    .unwrap()
-                    .chars()
-                    .skip_while(|c| !c.is_ascii_digit())
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect();
-                return digits.parse().expect("a port in the listening line");
+                return listening_port(line);
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!(

@@ -20,6 +20,8 @@
 
 #[path = "../git_common/mod.rs"]
 mod git_common;
+#[path = "../process_common/mod.rs"]
+mod process_common;
 #[path = "../support/mod.rs"]
 mod support;
 

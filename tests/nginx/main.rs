@@ -9,36 +9,14 @@
 mod ops_support;
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ops_support::{fixtures_dir, ImgserverProcess};
+use ops_support::{fixtures_dir, nginx_binary, ImgserverProcess};
 use serde_json::Value;
 
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-
-fn nginx_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("IMGSERVER_NGINX") {
-        return Some(PathBuf::from(path));
-    }
-    let mut dirs: Vec<PathBuf> = vec!["/usr/sbin".into(), "/usr/local/sbin".into()];
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    let found = dirs
-        .into_iter()
-        .map(|d| d.join("nginx"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("IMGSERVER_REQUIRE_NGINX").is_none(),
-            "nginx is required (IMGSERVER_REQUIRE_NGINX) but not installed"
-        );
-        eprintln!("SKIPPED: nginx is not installed (apt-get install -y nginx-light)");
-    }
-    found
-}
 
 /// Nginx, single process, in a temp prefix; killed on drop.
 struct Nginx {

@@ -2,6 +2,11 @@
 //! what operators see (log lines) and of the service behind real Nginx.
 #![allow(dead_code)]
 
+#[path = "../process_common/mod.rs"]
+mod process_common;
+#[allow(unused_imports)] // not every test binary that includes this module starts Nginx
+pub use process_common::{listening_port, nginx_binary};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -66,15 +71,7 @@ impl ImgserverProcess {
             dir,
         };
         let line = server.wait_for(|l| l.contains("listening"));
-        let digits: String = line
-            .rsplit("port")
-            .next()
-            .unwrap()
-            .chars()
-            .skip_while(|c| !c.is_ascii_digit())
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        server.port = digits.parse().expect("a port in the listening line");
+        server.port = listening_port(&line);
         server
     }
 
