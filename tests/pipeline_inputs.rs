@@ -108,25 +108,22 @@ fn palette_png_with_transparency() {
     assert!(same.clone().all(|(a, b)| a == b));
 }
 
+/// `source` rendered 480 px wide to PNG, decoded back.
+fn png_480(source: &[u8]) -> image::RgbaImage {
+    let out = render(
+        source,
+        &spec(Some(480), None, ImageFormat::Png),
+        &settings(),
+    )
+    .unwrap();
+    decode_output(&out.bytes, ImageFormat::Png)
+}
+
 #[test]
 fn webp_with_alpha() {
     // Lossless WebP, pixel-identical to storm-alpha.png: the renders must agree.
-    let webp = render(
-        &sample("formats/storm-alpha.webp"),
-        &spec(Some(480), None, ImageFormat::Png),
-        &settings(),
-    )
-    .unwrap();
-    let png = render(
-        &sample("formats/storm-alpha.png"),
-        &spec(Some(480), None, ImageFormat::Png),
-        &settings(),
-    )
-    .unwrap();
-    let (a, b) = (
-        decode_output(&webp.bytes, ImageFormat::Png),
-        decode_output(&png.bytes, ImageFormat::Png),
-    );
+    let a = png_480(&sample("formats/storm-alpha.webp"));
+    let b = png_480(&sample("formats/storm-alpha.png"));
     assert_eq!(a.dimensions(), (480, 320));
     assert_eq!(a, b);
     assert_eq!(a.get_pixel(2, 2)[3], 0);
@@ -194,22 +191,8 @@ fn avif_input() {
 fn avif_with_alpha() {
     let source = sample("formats/storm-alpha.avif");
     assert!(probe(&source, &settings()).unwrap().has_alpha);
-    let avif = render(
-        &source,
-        &spec(Some(480), None, ImageFormat::Png),
-        &settings(),
-    )
-    .unwrap();
-    let png = render(
-        &sample("formats/storm-alpha.png"),
-        &spec(Some(480), None, ImageFormat::Png),
-        &settings(),
-    )
-    .unwrap();
-    let (a, b) = (
-        decode_output(&avif.bytes, ImageFormat::Png),
-        decode_output(&png.bytes, ImageFormat::Png),
-    );
+    let a = png_480(&source);
+    let b = png_480(&sample("formats/storm-alpha.png"));
     assert_eq!(a.get_pixel(2, 2)[3], 0, "corner is transparent");
     assert_eq!(a.get_pixel(240, 160)[3], 255, "centre is opaque");
     let alpha_diff = a

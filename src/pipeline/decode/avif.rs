@@ -289,8 +289,8 @@ mod with_rav1d {
         let seq = unsafe { p.seq_hdr.context("no sequence header")?.as_ref() };
         let (cw, ch) = match layout {
             DAV1D_PIXEL_LAYOUT_I400 => (0, 0),
-            DAV1D_PIXEL_LAYOUT_I420 => ((w + 1) / 2, (h + 1) / 2),
-            DAV1D_PIXEL_LAYOUT_I422 => ((w + 1) / 2, h),
+            DAV1D_PIXEL_LAYOUT_I420 => (w.div_ceil(2), h.div_ceil(2)),
+            DAV1D_PIXEL_LAYOUT_I422 => (w.div_ceil(2), h),
             _ => (w, h),
         };
         let read = |plane: usize, pw: usize, ph: usize, stride: isize| -> Result<Vec<u16>> {
