@@ -5,7 +5,7 @@
 //! requests also get the client's [`RenderAdmission`], which the image path charges only when it
 //! is about to render.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -55,14 +55,7 @@ impl Guard {
     }
 
     fn client_ip(&self, req: &ServiceRequest) -> IpAddr {
-        let peer = req
-            .peer_addr()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-        let forwarded = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok());
-        client_ip::resolve(peer, forwarded, &self.trusted_proxies)
+        client_ip::client_ip(req.request(), &self.trusted_proxies)
     }
 }
 
