@@ -11,7 +11,7 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
-use crate::cache::VariantCache;
+use crate::cache::{VariantCache, WritableProbe};
 use crate::config::Settings;
 use crate::delivery::Delivery;
 use crate::limits::{self, Guard, RenderPool};
@@ -118,10 +118,11 @@ async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     )?);
     let delivery = Arc::new(Delivery::new(settings.clone(), source.tree, cache, pool));
     Ok(AppState {
-        settings,
         delivery,
         metrics,
         git: source.git,
+        cache_probe: WritableProbe::new(&settings.cache.dir),
+        settings,
         started: Instant::now(),
     })
 }

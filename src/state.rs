@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cache::WritableProbe;
 use crate::config::Settings;
 use crate::delivery::Delivery;
 use crate::git_sync::GitSync;
@@ -14,5 +15,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The git sync service; `None` when the source is a plain folder.
     pub git: Option<Arc<GitSync>>,
+    /// Whether the cache folder is writable, for `/readyz` (probed at most every 10 s).
+    pub cache_probe: WritableProbe,
     pub started: Instant,
 }

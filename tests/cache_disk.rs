@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use support::{cache_files, decode, is_temp_file, TestApp};
 
+/// What the files occupy on disk: allocated blocks, not their lengths.
 fn dir_bytes(files: &[std::path::PathBuf]) -> u64 {
+    use std::os::unix::fs::MetadataExt;
     files
         .iter()
-        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .map(|f| std::fs::metadata(f).map(|m| m.blocks() * 512).unwrap_or(0))
         .sum()
 }
 
@@ -53,6 +55,29 @@ async fn eviction_keeps_the_disk_under_its_budget_while_serving() {
     assert_eq!(newest.headers()["x-cache"], "hit-disk");
     let oldest = again.get("/img/storm.jpg?w=100&fmt=jpeg").await;
     assert_eq!(oldest.headers()["x-cache"], "miss");
+}
+
+#[tokio::test]
+async fn a_flood_of_tiny_variants_stays_within_the_entry_bound() {
+    let app = TestApp::spawn_with(&[("cache.max_disk_entries", "8")]).await;
+    for w in 1..=40 {
+        let res = app
+            .get(&format!("/img/storm.jpg?w={w}&fmt=webp&q=10"))
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let stats = app.wait_for_disk(1).await;
+    // Writes are asynchronous: give the last ones their turn before counting files.
+    for _ in 0..200 {
+        if app.cache_stats().disk_writes_pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let files = cache_files(app.cache_dir.path());
+    assert!(files.len() <= 8, "{} entry files", files.len());
+    assert!(stats.disk.entries <= 8);
+    assert!(app.cache_stats().disk.evictions >= 32);
 }
 
 #[tokio::test]
@@ -190,7 +215,7 @@ async fn kill_9_during_writes_leaves_complete_entries_or_none() {
     support::copy_dir(&support::fixtures_dir(), root.path());
     let cache = tempfile::tempdir().unwrap();
     let mut server = start_binary(root.path(), cache.path());
-    let client = reqwest::Client::new();
+    let client = support::client_builder().build().unwrap();
     let widths: Vec<u32> = (200..240).collect();
     let mut served = 0;
     for chunk in widths.chunks(4) {

@@ -134,3 +134,24 @@ async fn every_spelling_shares_the_disk_entry_too() {
     );
     assert_eq!(second.renders(), 0);
 }
+
+#[tokio::test]
+async fn a_variant_over_an_eighth_of_the_memory_budget_is_kept_on_disk_only() {
+    let app = TestApp::spawn_with(&[("cache.memory_bytes", "48KiB")]).await;
+    let large = "/img/storm.jpg?w=1000&fmt=png";
+    let first = app.get(large).await;
+    assert_eq!(first.headers()["x-cache"], "miss");
+    let bytes = first.bytes().await.unwrap();
+    assert!(bytes.len() > 48 * 1024, "{} bytes", bytes.len());
+    app.wait_for_disk(1).await;
+    for _ in 0..2 {
+        let again = app.get(large).await;
+        assert_eq!(again.headers()["x-cache"], "hit-disk");
+        assert_eq!(again.bytes().await.unwrap(), bytes);
+    }
+    // A small variant still lives in memory.
+    let small = "/img/storm.jpg?w=16&fmt=webp";
+    assert_eq!(app.get(small).await.headers()["x-cache"], "miss");
+    assert_eq!(app.get(small).await.headers()["x-cache"], "hit-memory");
+    assert_eq!(app.renders(), 2);
+}

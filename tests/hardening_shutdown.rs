@@ -66,6 +66,24 @@ fn start(root: &Path, cache: &Path) -> Server {
     server
 }
 
+/// Renders running or queued, from the server's metrics.
+async fn render_queue_depth(client: &reqwest::Client, base: &str) -> f64 {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("imgserver_render_queue_depth "))
+        .expect("the render queue gauge")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 fn sigterm(child: &Child) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
@@ -102,7 +120,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     let mut server = start(root.path(), cache.path());
     let port = server.port;
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
+    let client = support::client_builder()
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
@@ -118,7 +136,16 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
 
     // A render of a second or more, in flight when the signal comes.
     let slow = tokio::spawn(client.get(format!("{base}/img/big.jpg?w=3000")).send());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The signal must come while the render runs: wait until the server says it has started
+    // (not a fixed sleep, which a loaded machine can overrun before the request is even sent).
+    let started = Instant::now();
+    while render_queue_depth(&client, &base).await == 0.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the slow render never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert!(!slow.is_finished(), "the request must still be in flight");
     sigterm(server.child.as_ref().unwrap());
 

@@ -183,10 +183,28 @@ async fn the_fallback_image_stands_in_for_missing_files() {
     .await;
     let res = goimg.get("/img/missing.jpg").await;
     assert_eq!(res.status(), 200);
+    // Not the long `http.cache_control` of real images: a CDN would keep the stand-in under
+    // the real URL after the image is added.
+    assert_eq!(res.headers()["cache-control"], "no-cache");
     assert_eq!(
         decode(&res.bytes().await.unwrap()),
         ("jpeg".into(), 480, 320)
     );
+    let res = goimg.get("/img/missing.jpg?w=100").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    // Real images keep theirs.
+    let res = goimg.get("/img/storm.jpg?w=100").await;
+    assert_eq!(res.headers()["cache-control"], "public, max-age=3600");
+
+    let tuned = TestApp::spawn_with(&[
+        ("images.fallback", "cats/default.jpg"),
+        ("images.fallback_status", "200"),
+        ("images.fallback_cache_control", "public, max-age=60"),
+    ])
+    .await;
+    let res = tuned.get("/img/missing.jpg?w=100").await;
+    assert_eq!(res.headers()["cache-control"], "public, max-age=60");
 }
 
 /// Paths an attacker tries, sent exactly as written. None may be served, none may leak.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use support::{error_of, TestApp};
 
 fn client_from(addr: [u8; 4]) -> reqwest::Client {
-    reqwest::Client::builder()
+    support::client_builder()
         .local_address(IpAddr::from(addr))
         .timeout(Duration::from_secs(60))
         .build()

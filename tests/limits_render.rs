@@ -52,7 +52,7 @@ async fn saturated_renders_refuse_cold_requests_at_once_while_hits_are_served() 
     let hot = app.url("/img/storm.jpg?w=120");
     assert_eq!(app.get("/img/storm.jpg?w=120").await.status(), 200);
 
-    let patient = reqwest::Client::builder()
+    let patient = support::client_builder()
         .timeout(Duration::from_secs(300))
         .build()
         .unwrap();

@@ -32,7 +32,7 @@ fn start(format: &str, level: &str, rust_log: Option<&str>) -> ImgserverProcess 
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    ops_support::client_builder()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()

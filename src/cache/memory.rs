@@ -18,6 +18,10 @@ use crate::request::VariantKey;
 /// variants cannot outgrow the budget unseen.
 const ENTRY_OVERHEAD: u64 = 256;
 
+/// The largest share of the budget one entry may take: a bigger variant is kept on disk only,
+/// so that one large render cannot push every hot small variant out of memory.
+const MAX_ENTRY_SHARE: u64 = 8;
+
 /// How often (at most) a memory hit is reported to the disk tier's recency index.
 pub(crate) const USE_REPORT_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -74,8 +78,17 @@ impl MemoryTier {
         self.cache.as_ref()?.get(key)
     }
 
-    /// Keeps `variant`, whose use was just reported (read or written on disk) at `now_secs`.
+    /// Whether a variant of this weight may be kept at all (see [`MAX_ENTRY_SHARE`]).
+    fn admits(&self, weight: u64) -> bool {
+        weight <= self.budget / MAX_ENTRY_SHARE
+    }
+
+    /// Keeps `variant`, whose use was just reported (read or written on disk) at `now_secs`,
+    /// unless it is too large for this tier.
     pub fn insert(&self, key: VariantKey, variant: Arc<Variant>, now_secs: u64) {
+        if !self.admits(weight(&variant)) {
+            return;
+        }
         if let Some(cache) = &self.cache {
             let held = Held {
                 variant,
@@ -134,18 +147,38 @@ fn weight(v: &Variant) -> u64 {
 mod tests {
     use super::*;
 
+    fn variant(len: usize) -> Arc<Variant> {
+        Arc::new(Variant {
+            bytes: bytes::Bytes::from(vec![0u8; len]),
+            content_type: String::new(),
+            etag: String::new(),
+            origin: super::super::Origin {
+                path: crate::source::RelPath::parse("a.jpg").unwrap(),
+                content_id: String::new(),
+            },
+        })
+    }
+
+    #[test]
+    fn entries_over_an_eighth_of_the_budget_are_not_admitted() {
+        let budget = 48 * 1024;
+        let tier = MemoryTier::new(budget);
+        let fits = budget as usize / 8 - ENTRY_OVERHEAD as usize;
+        let key = |s: &str| VariantKey::for_original(s);
+        tier.insert(key("small"), variant(fits), 0);
+        tier.insert(key("large"), variant(fits + 1), 0);
+        tier.insert(key("huge"), variant(2_600_000), 0);
+        tier.settle();
+        assert!(tier.get(&key("small")).is_some());
+        assert!(tier.get(&key("large")).is_none());
+        assert!(tier.get(&key("huge")).is_none());
+        assert_eq!(tier.stats().entries, 1);
+    }
+
     #[test]
     fn one_report_per_interval() {
         let held = Held {
-            variant: Arc::new(Variant {
-                bytes: bytes::Bytes::new(),
-                content_type: String::new(),
-                etag: String::new(),
-                origin: super::super::Origin {
-                    path: crate::source::RelPath::parse("a.jpg").unwrap(),
-                    content_id: String::new(),
-                },
-            }),
+            variant: variant(0),
             reported_at: AtomicU64::new(100),
         };
         assert!(!held.take_report(110));

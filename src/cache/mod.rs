@@ -16,6 +16,7 @@
 mod disk;
 mod flight;
 mod memory;
+mod probe;
 mod stats;
 mod variant;
 
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
-use self::disk::DiskTier;
+use self::disk::{DiskBudget, DiskTier};
 use self::flight::{Filled, Flights, Outcome};
 use self::memory::{Held, MemoryTier};
 use self::stats::Counters;
@@ -36,6 +37,7 @@ use crate::error::AppError;
 use crate::limits::RenderPoolError;
 use crate::request::VariantKey;
 
+pub use self::probe::WritableProbe;
 pub use self::stats::{CacheStats, TierStats};
 pub use self::variant::{CacheStatus, ClearOutcome, ClearScope, Lookup, Origin, Variant};
 
@@ -66,16 +68,18 @@ impl VariantCache {
     /// background), waits bounded by `wait_limit` (`limits.render_timeout`). A budget of 0
     /// turns a tier off.
     pub fn open(settings: &CacheSettings, wait_limit: Duration) -> Self {
-        Self::with_tiers(
-            settings.memory_bytes,
-            Some((settings.dir.as_path(), settings.max_disk_bytes)),
-            wait_limit,
-        )
+        let dir = settings.dir.as_path();
+        let budget = DiskBudget::for_dir(dir, settings.max_disk_bytes, settings.max_disk_entries);
+        Self::with_tiers(settings.memory_bytes, Some((dir, budget)), wait_limit)
     }
 
-    pub fn with_tiers(memory_bytes: u64, disk: Option<(&Path, u64)>, wait_limit: Duration) -> Self {
+    pub(crate) fn with_tiers(
+        memory_bytes: u64,
+        disk: Option<(&Path, DiskBudget)>,
+        wait_limit: Duration,
+    ) -> Self {
         let disk = disk
-            .filter(|(_, budget)| *budget > 0)
+            .filter(|(_, budget)| budget.bytes > 0 && budget.entries > 0)
             .map(|(dir, budget)| DiskTier::open(dir, budget));
         Self {
             inner: Arc::new(Inner {
@@ -270,17 +274,6 @@ fn copy_error(shared: &AppError) -> AppError {
         retry_after: shared.retry_after,
         cause: shared.cause.as_ref().map(|c| anyhow::anyhow!("{c:#}")),
     }
-}
-
-/// Whether a file can be created in `dir` (creating the folder if needed).
-pub fn dir_is_writable(dir: &std::path::Path) -> bool {
-    if std::fs::create_dir_all(dir).is_err() {
-        return false;
-    }
-    let probe = dir.join(format!(".probe-{:016x}", rand::random::<u64>()));
-    let ok = std::fs::write(&probe, b"").is_ok();
-    let _ = std::fs::remove_file(&probe);
-    ok
 }
 
 #[cfg(test)]

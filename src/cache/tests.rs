@@ -134,7 +134,11 @@ async fn a_panicking_render_does_not_wedge_its_key() {
 async fn the_disk_answers_a_fresh_cache_and_promotes_to_memory() {
     let dir = tempfile::tempdir().unwrap();
     let calls = Arc::new(AtomicU64::new(0));
-    let first = VariantCache::with_tiers(1 << 20, Some((dir.path(), 1 << 20)), DEFAULT_WAIT);
+    let first = VariantCache::with_tiers(
+        1 << 20,
+        Some((dir.path(), DiskBudget::for_dir(dir.path(), 1 << 20, 1000))),
+        DEFAULT_WAIT,
+    );
     first
         .get_or_render(&key(1), slow_render(&calls, 0))
         .await
@@ -142,7 +146,11 @@ async fn the_disk_answers_a_fresh_cache_and_promotes_to_memory() {
     wait_for_disk(&first, 1).await;
     drop(first);
 
-    let second = VariantCache::with_tiers(1 << 20, Some((dir.path(), 1 << 20)), DEFAULT_WAIT);
+    let second = VariantCache::with_tiers(
+        1 << 20,
+        Some((dir.path(), DiskBudget::for_dir(dir.path(), 1 << 20, 1000))),
+        DEFAULT_WAIT,
+    );
     let from_disk = second
         .get_or_render(&key(1), slow_render(&calls, 0))
         .await
@@ -164,7 +172,11 @@ async fn the_disk_answers_a_fresh_cache_and_promotes_to_memory() {
 #[tokio::test]
 async fn clears_count_each_variant_once_across_tiers() {
     let dir = tempfile::tempdir().unwrap();
-    let cache = VariantCache::with_tiers(1 << 20, Some((dir.path(), 1 << 20)), DEFAULT_WAIT);
+    let cache = VariantCache::with_tiers(
+        1 << 20,
+        Some((dir.path(), DiskBudget::for_dir(dir.path(), 1 << 20, 1000))),
+        DEFAULT_WAIT,
+    );
     for (n, path) in [(1, "cats/a.jpg"), (2, "cats/b.jpg"), (3, "dogs/c.jpg")] {
         let v = variant(path);
         cache

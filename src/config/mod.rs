@@ -122,6 +122,7 @@ pub struct CacheSettings {
     pub dir: PathBuf,
     pub memory_bytes: u64,
     pub max_disk_bytes: u64,
+    pub max_disk_entries: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -135,6 +136,8 @@ pub struct ImageSettings {
     /// Relative to the source root, already checked to be a plain relative path.
     pub fallback: Option<String>,
     pub fallback_status: u16,
+    /// `Cache-Control` of a fallback response (never the long `http.cache_control`).
+    pub fallback_cache_control: String,
     /// Sorted ascending, no duplicates.
     pub allowed_widths: Vec<u32>,
     pub allowed_heights: Vec<u32>,

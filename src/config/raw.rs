@@ -93,6 +93,7 @@ section!(RawCache {
     dir: String,
     memory_bytes: SizeValue,
     max_disk_bytes: SizeValue,
+    max_disk_entries: i64,
 });
 
 section!(RawImages {
@@ -104,6 +105,7 @@ section!(RawImages {
     max_frames: u32,
     fallback: String,
     fallback_status: u16,
+    fallback_cache_control: String,
     allowed_widths: ListValue,
     allowed_heights: ListValue,
     snap_to_allowed: bool,

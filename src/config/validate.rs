@@ -231,6 +231,10 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         dir: PathBuf::from(cache_dir),
         memory_bytes: p.size("cache.memory_bytes", c.memory_bytes),
         max_disk_bytes: p.size("cache.max_disk_bytes", c.max_disk_bytes),
+        max_disk_entries: {
+            let entries = p.take("cache.max_disk_entries", c.max_disk_entries);
+            p.in_range("cache.max_disk_entries", entries, 1, 100_000_000) as u64
+        },
     };
 
     let i = raw.images;
@@ -254,6 +258,13 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         p.add(
             "images.fallback_status",
             format!("must be 200 or 404, not {fallback_status}"),
+        );
+    }
+    let fallback_cache_control = p.take("images.fallback_cache_control", i.fallback_cache_control);
+    if fallback_cache_control.chars().any(|ch| ch.is_control()) {
+        p.add(
+            "images.fallback_cache_control",
+            "must not contain control characters",
         );
     }
     let presets = p.take("images.presets", i.presets);
@@ -306,6 +317,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         max_frames: p.take("images.max_frames", i.max_frames),
         fallback,
         fallback_status,
+        fallback_cache_control,
         allowed_widths: p.sizes("images.allowed_widths", i.allowed_widths, max_width),
         allowed_heights: p.sizes("images.allowed_heights", i.allowed_heights, max_height),
         snap_to_allowed: p.take("images.snap_to_allowed", i.snap_to_allowed),

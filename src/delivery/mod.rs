@@ -55,6 +55,8 @@ pub struct ImageReply {
     /// `X-Cache`: `bypass` for originals, otherwise where the variant came from.
     pub cache: &'static str,
     pub render_time: Option<Duration>,
+    /// The fallback image stands in for a missing one: caches must not keep it long.
+    pub fallback: bool,
 }
 
 /// The source's facts, as `/info` reports them.
@@ -117,30 +119,37 @@ impl Delivery {
             .check_query(query.request_path, query.raw_query)?;
         let segments = decode_url_segments(query.raw_path)?;
         let mut params = parse_query(query.raw_query, images.max_width, images.max_height)?;
-        let (file, status) = match source::resolve(self.source.as_ref(), &segments, is_path_param) {
-            Ok(found) => {
-                if !signed && !found.params.is_empty() {
-                    self.signatures
-                        .check_transform(query.request_path, query.raw_query, true)?;
+        let (file, status, fallback) =
+            match source::resolve(self.source.as_ref(), &segments, is_path_param) {
+                Ok(found) => {
+                    if !signed && !found.params.is_empty() {
+                        self.signatures.check_transform(
+                            query.request_path,
+                            query.raw_query,
+                            true,
+                        )?;
+                    }
+                    apply_path_params(
+                        &mut params,
+                        &found.params,
+                        images.max_width,
+                        images.max_height,
+                    )?;
+                    (found.file, 200, false)
                 }
-                apply_path_params(
-                    &mut params,
-                    &found.params,
-                    images.max_width,
-                    images.max_height,
-                )?;
-                (found.file, 200)
-            }
-            Err(SourceError::NotFound) => (
-                self.fallback()?.ok_or_else(AppError::not_found)?,
-                images.fallback_status,
-            ),
-            Err(e) => return Err(e.into()),
+                Err(SourceError::NotFound) => (
+                    self.fallback()?.ok_or_else(AppError::not_found)?,
+                    images.fallback_status,
+                    true,
+                ),
+                Err(e) => return Err(e.into()),
+            };
+        let reply = if params.is_empty() {
+            self.original(file, status, query.if_none_match).await?
+        } else {
+            self.variant(file, status, params, query).await?
         };
-        if params.is_empty() {
-            return self.original(file, status, query.if_none_match).await;
-        }
-        self.variant(file, status, params, query).await
+        Ok(ImageReply { fallback, ..reply })
     }
 
     /// Serves `GET /info/{path}`.
@@ -199,6 +208,7 @@ impl Delivery {
             vary_accept: false,
             cache: "bypass",
             render_time: None,
+            fallback: false,
         })
     }
 
@@ -241,6 +251,7 @@ impl Delivery {
             render_time: lookup
                 .render_time
                 .filter(|_| lookup.status == CacheStatus::Miss),
+            fallback: false,
         })
     }
 
@@ -351,6 +362,7 @@ impl ImageReply {
             vary_accept,
             cache,
             render_time: None,
+            fallback: false,
         }
     }
 }

@@ -14,12 +14,11 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let delivery = state.delivery.clone();
-    let cache_dir = state.settings.cache.dir.clone();
+    let probed = state.clone();
     let (source, cache) = web::block(move || {
         (
-            delivery.source().is_readable(),
-            crate::cache::dir_is_writable(&cache_dir),
+            probed.delivery.source().is_readable(),
+            probed.cache_probe.writable(),
         )
     })
     .await

@@ -37,7 +37,14 @@ pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         admission: &admission,
     };
     let reply = state.delivery.image(query).await?;
-    Ok(respond(reply, &state.settings.http.cache_control))
+    // A stand-in for a missing image must not outlive the image's arrival in caches (a CDN
+    // would keep serving it under the real URL), whatever status it goes out with.
+    let cache_control = if reply.fallback {
+        &state.settings.images.fallback_cache_control
+    } else {
+        &state.settings.http.cache_control
+    };
+    Ok(respond(reply, cache_control))
 }
 
 fn respond(reply: ImageReply, cache_control: &str) -> HttpResponse {
@@ -46,12 +53,7 @@ fn respond(reply: ImageReply, cache_control: &str) -> HttpResponse {
     if let Ok(etag) = HeaderValue::from_str(&reply.etag) {
         res.insert_header((header::ETAG, etag));
     }
-    if status == StatusCode::OK || status == StatusCode::NOT_MODIFIED {
-        res.insert_header((header::CACHE_CONTROL, cache_control));
-    } else {
-        // A stand-in for a missing image must not outlive the image's arrival in caches.
-        res.insert_header((header::CACHE_CONTROL, "no-cache"));
-    }
+    res.insert_header((header::CACHE_CONTROL, cache_control));
     if reply.vary_accept {
         res.insert_header((header::VARY, "Accept"));
     }

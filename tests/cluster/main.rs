@@ -20,10 +20,10 @@
 
 #[path = "../git_common/mod.rs"]
 mod git_common;
-#[path = "../process_common/mod.rs"]
-mod process_common;
 #[path = "../support/mod.rs"]
 mod support;
+
+use support::process_common;
 
 mod front;
 mod instance;
@@ -99,7 +99,7 @@ impl Cluster {
         }
         let addresses: Vec<String> = instances.iter().map(Instance::addr).collect();
         let nginx = Nginx::start(&nginx_binary, home.path(), &addresses, hashing, &watchdog);
-        let operator = reqwest::Client::builder()
+        let operator = support::client_builder()
             .local_address(std::net::IpAddr::from([127, 0, 0, 1]))
             .timeout(Duration::from_secs(30))
             .build()
@@ -125,7 +125,7 @@ impl Cluster {
             .get(instance.url("/metrics"))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{} /metrics: {e}", instance.name));
+            .unwrap_or_else(|e| panic!("{} /metrics: {}", instance.name, support::error_chain(&e)));
         assert_eq!(res.status(), 200, "{} /metrics", instance.name);
         res.text().await.unwrap()
     }
@@ -297,7 +297,7 @@ async fn three_instances_behind_nginx() {
     let mut report: Vec<String> = Vec::new();
 
     // The admin API, webhooks, metrics and the fan-out locations are closed to other addresses.
-    let outsider = reqwest::Client::builder()
+    let outsider = support::client_builder()
         .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
         .build()
         .unwrap();

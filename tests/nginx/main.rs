@@ -155,7 +155,7 @@ fn stack() -> Option<(ImgserverProcess, Nginx)> {
 }
 
 fn client_from(ip: IpAddr) -> reqwest::Client {
-    reqwest::Client::builder()
+    ops_support::client_builder()
         .local_address(ip)
         .timeout(Duration::from_secs(60))
         .build()

@@ -4,8 +4,8 @@
 
 #[path = "../process_common/mod.rs"]
 mod process_common;
-#[allow(unused_imports)] // not every test binary that includes this module starts Nginx
-pub use process_common::{listening_port, nginx_binary};
+#[allow(unused_imports)] // not every test binary that includes this module uses them all
+pub use process_common::{client_builder, error_chain, listening_port, nginx_binary};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

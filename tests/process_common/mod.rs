@@ -1,8 +1,35 @@
-//! What the tests that run real processes (imgserver binaries, Nginx) share: finding Nginx and
-//! reading the port a server bound from its "listening" log line.
+//! What the tests that talk to real servers share: the HTTP client every test uses, finding
+//! Nginx and reading the port a server bound from its "listening" log line.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long a test client keeps an idle pooled connection: below every server's idle timeout
+/// (Nginx's `keepalive_timeout 4s` in deploy/nginx, imgserver's `server.keep_alive` 5 s), as
+/// a real scraper or browser is configured. A client that keeps it longer sooner or later
+/// writes a request into a connection the server is closing at that very moment, and gets
+/// "connection closed before message completed" for a request that never reached the server.
+/// (A connection found closed *before* the request is written is retried by hyper itself.)
+pub const POOL_IDLE: Duration = Duration::from_secs(1);
+
+/// The client builder every test starts from (then adds its timeout, local address, ...).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(POOL_IDLE)
+}
+
+/// An error with every cause in its chain: reqwest's own message alone ("error sending
+/// request") does not say whether the connection was refused, reset or closed.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
 
 /// Nginx, from `$IMGSERVER_NGINX`, the sbin folders or `PATH`. `None` (the test skips) when it
 /// is not installed, unless `$IMGSERVER_REQUIRE_NGINX` says it must be.

@@ -14,6 +14,11 @@ use imgserver::startup::Application;
 use imgserver::state::AppState;
 use tempfile::TempDir;
 
+#[path = "../process_common/mod.rs"]
+pub mod process_common;
+#[allow(unused_imports)]
+pub use process_common::{client_builder, error_chain};
+
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -124,7 +129,7 @@ impl TestApp {
         TestApp {
             base: format!("http://127.0.0.1:{port}"),
             port,
-            client: reqwest::Client::builder()
+            client: client_builder()
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::DiskBudget;
 use crate::cache::Origin;
 
 /// Recency ticks of entries used since start begin here; entries found by the start-up scan
@@ -129,10 +130,11 @@ impl Index {
         })
     }
 
-    /// Removes least recently used entries until the total fits `budget`, never `keep`.
-    pub fn evict_to(&mut self, budget: u64, keep: Option<&str>) -> Vec<Removed> {
+    /// Removes least recently used entries until the total fits `budget` (bytes and entry
+    /// count), never `keep`.
+    pub fn evict_to(&mut self, budget: &DiskBudget, keep: Option<&str>) -> Vec<Removed> {
         let mut victims = Vec::new();
-        while self.bytes > budget {
+        while budget.exceeded_by(self.bytes, self.len()) {
             let oldest = self
                 .recency
                 .values()
@@ -168,6 +170,11 @@ mod tests {
         }
     }
 
+    /// A byte budget with room for any number of entries (index sizes here are plain bytes).
+    fn bytes_only(bytes: u64) -> DiskBudget {
+        DiskBudget::with_block(bytes, u64::MAX, 512)
+    }
+
     fn keys(removed: &[Removed]) -> Vec<&str> {
         removed.iter().map(|r| r.key.as_str()).collect()
     }
@@ -181,7 +188,7 @@ mod tests {
         assert!(idx.refresh("a"));
         assert!(!idx.refresh("zz"));
         assert_eq!(idx.bytes(), 30);
-        let gone = idx.evict_to(15, Some("c"));
+        let gone = idx.evict_to(&bytes_only(15), Some("c"));
         assert_eq!(
             keys(&gone),
             ["b", "a"],
@@ -198,7 +205,18 @@ mod tests {
         idx.add_found("older".into(), 5, origin("o.jpg"), 0);
         idx.add_found("live".into(), 99, origin("l.jpg"), 2);
         assert_eq!(idx.bytes(), 15);
-        assert_eq!(keys(&idx.evict_to(5, None)), ["older", "old"]);
+        assert_eq!(keys(&idx.evict_to(&bytes_only(5), None)), ["older", "old"]);
+    }
+
+    #[test]
+    fn the_entry_count_is_bounded_too() {
+        let mut idx = Index::new();
+        for key in ["a", "b", "c", "d"] {
+            idx.touch(key, 1, &origin("x.jpg"));
+        }
+        let budget = DiskBudget::with_block(1 << 20, 2, 512);
+        assert_eq!(keys(&idx.evict_to(&budget, Some("a"))), ["b", "c"]);
+        assert_eq!(idx.len(), 2);
     }
 
     #[test]

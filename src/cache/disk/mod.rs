@@ -1,6 +1,7 @@
 //! The disk tier under `cache.dir`: one file per variant in 256 sharded folders
 //! (`ab/abcdef…`), each holding what is needed to serve it (see [`entry`]), bounded by
-//! `cache.max_disk_bytes` with least-recently-used eviction.
+//! `cache.max_disk_bytes` (allocated blocks, see [`budget`]) and `cache.max_disk_entries` with
+//! least-recently-used eviction.
 //!
 //! Crash safety: an entry is written to a temp file in its final folder, synced, then renamed
 //! into place, so a crash (kill -9, power loss) leaves a complete entry or none; leftover temp
@@ -12,6 +13,7 @@
 //!
 //! The folder belongs to one server process at a time.
 
+mod budget;
 mod entry;
 mod index;
 mod scan;
@@ -29,6 +31,7 @@ use self::index::{Index, Removed};
 use self::warnings::Warnings;
 use super::{Origin, TierStats, Variant};
 
+pub(crate) use self::budget::DiskBudget;
 pub use self::entry::EntryError;
 
 const TEMP_PREFIX: &str = ".tmp-";
@@ -47,7 +50,7 @@ pub(crate) struct DiskHealth {
 
 pub(crate) struct DiskTier {
     dir: PathBuf,
-    budget: u64,
+    budget: DiskBudget,
     index: Mutex<Index>,
     /// Signalled when the start-up scan has finished.
     indexed: Condvar,
@@ -65,7 +68,7 @@ pub(crate) struct DiskTier {
 
 impl DiskTier {
     /// Opens (creating it if needed) the folder and starts indexing it in the background.
-    pub fn open(dir: &Path, budget: u64) -> Arc<Self> {
+    pub fn open(dir: &Path, budget: DiskBudget) -> Arc<Self> {
         let tier = Arc::new(Self {
             dir: dir.to_path_buf(),
             budget,
@@ -105,7 +108,7 @@ impl DiskTier {
             return None;
         }
         let path = self.entry_path(key);
-        let (bytes, file) = match read_bounded(&path, self.budget) {
+        let (bytes, file) = match read_bounded(&path, self.budget.bytes) {
             Ok(Some(read)) => read,
             Ok(None) => {
                 self.discard(key, &path, &EntryError::Length);
@@ -120,7 +123,7 @@ impl DiskTier {
                 return None;
             }
         };
-        let size = bytes.len() as u64;
+        let size = self.budget.footprint(bytes.len() as u64);
         match entry::decode(key, Bytes::from(bytes)) {
             Ok(variant) => {
                 // The modification time orders entries by recency after a restart.
@@ -179,8 +182,10 @@ impl DiskTier {
             return Err(io::Error::other("not a cache key"));
         }
         let head = entry::encode_head(key, variant);
-        let size = (head.len() + variant.bytes.len()) as u64;
-        if size > self.budget {
+        let size = self
+            .budget
+            .footprint((head.len() + variant.bytes.len()) as u64);
+        if size > self.budget.bytes {
             return Ok(()); // could never stay
         }
         let shard = self.dir.join(&key[..2]);
@@ -204,7 +209,7 @@ impl DiskTier {
             return Err(e);
         }
         index.touch(key, size, &variant.origin);
-        let victims = index.evict_to(self.budget, Some(key));
+        let victims = index.evict_to(&self.budget, Some(key));
         self.unlink_all(&victims);
         drop(index);
         self.count_evictions(victims.len());
@@ -232,7 +237,7 @@ impl DiskTier {
         let tier = TierStats {
             entries: index.len(),
             bytes: index.bytes(),
-            budget_bytes: self.budget,
+            budget_bytes: self.budget.bytes,
             evictions: self.evictions.load(Ordering::Relaxed),
             ..TierStats::default()
         };
@@ -263,7 +268,7 @@ impl DiskTier {
     fn record(&self, key: &str, size: u64, origin: &Origin) {
         let mut index = self.lock_index();
         index.touch(key, size, origin);
-        let victims = index.evict_to(self.budget, Some(key));
+        let victims = index.evict_to(&self.budget, Some(key));
         self.unlink_all(&victims);
         drop(index);
         self.count_evictions(victims.len());

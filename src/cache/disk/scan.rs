@@ -35,10 +35,11 @@ pub(super) fn run(tier: &DiskTier) {
     let victims = {
         let mut index = tier.lock_index();
         for (rank, f) in found.into_iter().enumerate() {
-            index.add_found(f.meta.key, f.size, f.meta.origin, rank as u64);
+            let size = tier.budget.footprint(f.size);
+            index.add_found(f.meta.key, size, f.meta.origin, rank as u64);
         }
         index.mark_complete();
-        let victims = index.evict_to(tier.budget, None);
+        let victims = index.evict_to(&tier.budget, None);
         tier.unlink_all(&victims);
         victims
     };

@@ -17,7 +17,16 @@ fn variant(path: &str, len: usize) -> Variant {
     }
 }
 
+/// Four-KiB blocks, as on the usual filesystems: a 1000-byte variant occupies 4096 bytes.
+const BLOCK: u64 = 4096;
+/// Room for two 1000-byte entries, not three.
+const TWO_ENTRIES: u64 = 2 * BLOCK + BLOCK / 2;
+
 fn open(dir: &Path, budget: u64) -> Arc<DiskTier> {
+    open_with(dir, DiskBudget::with_block(budget, 1000, BLOCK))
+}
+
+fn open_with(dir: &Path, budget: DiskBudget) -> Arc<DiskTier> {
     let tier = DiskTier::open(dir, budget);
     tier.wait_until_indexed();
     tier
@@ -59,19 +68,47 @@ fn writes_read_back_and_survive_a_reopen() {
 #[test]
 fn stays_within_its_budget_evicting_the_least_recently_used() {
     let dir = tempfile::tempdir().unwrap();
-    let tier = open(dir.path(), 2500);
+    let tier = open(dir.path(), TWO_ENTRIES);
     tier.write(KEY_A, &variant("a.jpg", 1000));
     tier.write(KEY_B, &variant("b.jpg", 1000));
     assert!(tier.read(KEY_A).is_some()); // a is now more recent than b
     tier.write(KEY_C, &variant("c.jpg", 1000));
     let (stats, _) = tier.stats();
-    assert!(stats.bytes <= 2500);
+    assert!(stats.bytes <= TWO_ENTRIES);
     assert_eq!((stats.entries, stats.evictions), (2, 1));
     assert!(tier.read(KEY_B).is_none());
     assert_eq!(files_in(dir.path()), [KEY_A, KEY_C]);
     // Something that could never fit is not written at all.
-    tier.write(KEY_B, &variant("b.jpg", 5000));
+    tier.write(KEY_B, &variant("b.jpg", 3 * BLOCK as usize));
     assert_eq!(files_in(dir.path()), [KEY_A, KEY_C]);
+}
+
+#[test]
+fn tiny_entries_cost_whole_blocks_and_their_number_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = open_with(dir.path(), DiskBudget::with_block(1 << 20, 2, BLOCK));
+    for key in [KEY_A, KEY_B, KEY_C] {
+        tier.write(key, &variant("x.jpg", 10));
+    }
+    let (stats, _) = tier.stats();
+    assert_eq!((stats.entries, stats.evictions), (2, 1));
+    assert_eq!(
+        stats.bytes,
+        2 * BLOCK,
+        "10 bytes of image still take a block each"
+    );
+    assert_eq!(files_in(dir.path()), [KEY_B, KEY_C]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let tier = open(dir.path(), TWO_ENTRIES);
+    for key in [KEY_A, KEY_B, KEY_C] {
+        tier.write(key, &variant("x.jpg", 10));
+    }
+    assert_eq!(
+        tier.stats().0.entries,
+        2,
+        "three blocks do not fit in two and a half"
+    );
 }
 
 #[test]
@@ -84,7 +121,7 @@ fn a_reopen_applies_a_smaller_budget_oldest_first() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     drop(tier);
-    let small = open(dir.path(), 2500);
+    let small = open(dir.path(), TWO_ENTRIES);
     assert_eq!(files_in(dir.path()), [KEY_B, KEY_C]);
     assert_eq!(small.stats().0.evictions, 1);
 }
@@ -99,7 +136,7 @@ fn reads_count_as_uses_across_a_reopen() {
     }
     assert!(tier.read(KEY_A).is_some());
     drop(tier);
-    let small = open(dir.path(), 2500);
+    let small = open(dir.path(), TWO_ENTRIES);
     assert_eq!(files_in(dir.path()), [KEY_A, KEY_C]);
     assert_eq!(small.stats().0.evictions, 1);
 }
@@ -107,7 +144,7 @@ fn reads_count_as_uses_across_a_reopen() {
 #[test]
 fn uses_noted_from_memory_protect_an_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let tier = open(dir.path(), 2500);
+    let tier = open(dir.path(), TWO_ENTRIES);
     tier.write(KEY_A, &variant("a.jpg", 1000));
     tier.write(KEY_B, &variant("b.jpg", 1000));
     tier.note_use(KEY_A);
