@@ -1,7 +1,7 @@
 //! Mixed-workload load test of the real binary, with a size-sweep attack beside it.
 //!
 //! `cargo bench --bench load_mixed -- [--connections 64] [--duration 30] [--attackers 8]
-//! [--attack-ips 1] [--users 4096] [--no-limits] [--json FILE]`
+//! [--attack-ips 1] [--attack-avif] [--users 4096] [--no-limits] [--json FILE]`
 //!
 //! Starts the release binary over the four images of the peers' workload C (copied from
 //! `../shared/samples` into a temp dir), warms the 20 popular variants, then for `--duration`
@@ -15,7 +15,9 @@
 //!   repeated within a run) — the same mix as `../shared/peers-bench/wrk_bench.lua` workload C;
 //! - the attacker: `--attackers` connections from 127.0.0.2 (and up to 127.0.0.(1+attack-ips)),
 //!   untrusted, sweeping `w=300, 301, 302, ...` on the 12 MP image to WebP as fast as answered,
-//!   with a spoofed `X-Forwarded-For` that must change nothing.
+//!   with a spoofed `X-Forwarded-For` that must change nothing; with `--attack-avif`, the
+//!   heaviest renders a client may ask for instead: the 12 MP image stretched to square AVIF at
+//!   q=95, sweeping sizes up to the default `images.max_avif_pixels` (and past it, to be refused).
 //!
 //! It reports per class (popular/distinct/attack, and users' responses by cache result)
 //! throughput, p50/p90/p99/max latency, statuses and error codes, plus the server's peak RSS
@@ -59,6 +61,7 @@ struct Options {
     duration: Duration,
     attackers: usize,
     attack_ips: u8,
+    attack_avif: bool,
     limits: bool,
     users: u32,
     json: Option<PathBuf>,
@@ -70,6 +73,7 @@ fn options() -> Options {
         duration: Duration::from_secs(30),
         attackers: 8,
         attack_ips: 1,
+        attack_avif: false,
         limits: true,
         users: 4096,
         json: None,
@@ -86,6 +90,7 @@ fn options() -> Options {
             "--duration" => o.duration = Duration::from_secs(number("--duration")),
             "--attackers" => o.attackers = number("--attackers") as usize,
             "--attack-ips" => o.attack_ips = number("--attack-ips").clamp(1, 200) as u8,
+            "--attack-avif" => o.attack_avif = true,
             "--no-limits" => o.limits = false,
             "--users" => o.users = number("--users").min(1 << 24) as u32,
             "--json" => o.json = args.next().map(PathBuf::from),
@@ -372,6 +377,7 @@ struct Shared {
     seed: u64,
     next_distinct: AtomicU64,
     next_sweep: AtomicU64,
+    attack_avif: bool,
 }
 
 async fn user(shared: Arc<Shared>, index: usize, users: u32) -> Vec<Record> {
@@ -401,7 +407,13 @@ async fn attacker(shared: Arc<Shared>, from: Ipv4Addr) -> Vec<Record> {
     let mut conn = None;
     while Instant::now() < shared.deadline {
         let n = shared.next_sweep.fetch_add(1, Ordering::Relaxed);
-        let path = format!("/img/k12.jpg?w={}&fmt=webp", 300 + n % 3700);
+        let path = if shared.attack_avif {
+            // Square sides 1400..1599 px: 2.0-2.6 MP of AVIF at q=95 per request.
+            let side = 1400 + n % 200;
+            format!("/img/k12.jpg?w={side}&h={side}&fit=fill&enlarge=1&fmt=avif&q=95")
+        } else {
+            format!("/img/k12.jpg?w={}&fmt=webp", 300 + n % 3700)
+        };
         // The spoofed header must not buy the attacker a fresh allowance.
         let spoof = format!("192.0.2.{}", n % 250);
         records.push(one(&shared, &mut conn, from, Class::Attack, &path, Some(&spoof)).await);
@@ -547,6 +559,7 @@ fn main() {
         seed,
         next_distinct: AtomicU64::new(0),
         next_sweep: AtomicU64::new(0),
+        attack_avif: o.attack_avif,
     });
     let started = Instant::now();
     let records: Vec<Record> = runtime.block_on(async {
@@ -629,6 +642,7 @@ fn main() {
         "connections": o.connections,
         "attackers": o.attackers,
         "attack_ips": o.attack_ips,
+        "attack_avif": o.attack_avif,
         "limits": o.limits,
         "users": o.users,
         "seconds": seconds,
