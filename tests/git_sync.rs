@@ -406,7 +406,12 @@ async fn a_blob_over_the_size_limit_is_refused_without_being_inflated() {
         &[("source.dir", bare.as_str())],
     )
     .await;
-    for path in ["/img/huge.jpg", "/img/huge.jpg?w=10", "/info/huge.jpg", "/img/huge?w=10"] {
+    for path in [
+        "/img/huge.jpg",
+        "/img/huge.jpg?w=10",
+        "/info/huge.jpg",
+        "/img/huge?w=10",
+    ] {
         let res = app.get(path).await;
         assert_eq!(res.status(), 422, "{path}");
         let (code, _) = error_of(&res.bytes().await.unwrap());

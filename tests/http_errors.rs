@@ -279,9 +279,18 @@ async fn info_paths_follow_the_img_rules() {
     ] {
         let img = app.raw_get(&format!("/img/{rest}")).await;
         let info = app.raw_get(&format!("/info/{rest}")).await;
-        assert_eq!(info.status, img.status, "/info/{rest}: {}", info.body_text());
+        assert_eq!(
+            info.status,
+            img.status,
+            "/info/{rest}: {}",
+            info.body_text()
+        );
         if img.status != 200 {
-            assert_eq!(error_of(&info.body).0, error_of(&img.body).0, "/info/{rest}");
+            assert_eq!(
+                error_of(&info.body).0,
+                error_of(&img.body).0,
+                "/info/{rest}"
+            );
         }
     }
     let res = app.raw_get("/info/storm.jpg/../../etc/passwd").await;

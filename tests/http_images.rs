@@ -651,13 +651,19 @@ async fn big_originals_are_streamed_within_the_source_budget() {
         let (stream, head_text, first) = c.await.unwrap();
         assert!(head_text.starts_with("HTTP/1.1 200"), "{head_text}");
         let lower = head_text.to_ascii_lowercase();
-        assert!(lower.contains(&format!("content-length: {}", 32 * MIB)), "{head_text}");
+        assert!(
+            lower.contains(&format!("content-length: {}", 32 * MIB)),
+            "{head_text}"
+        );
         assert!(lower.contains("content-type: image/png"), "{head_text}");
         stalled.push((stream, first));
     }
     let held = budget.in_use();
     assert!(held > 0, "the stalled streams hold their buffers");
-    assert!(held <= 2 * MIB, "8 stalled originals hold {held} bytes of source");
+    assert!(
+        held <= 2 * MIB,
+        "8 stalled originals hold {held} bytes of source"
+    );
 
     let res = app.get("/info/heavy.png").await;
     assert_eq!(res.status(), 200, "/info reads a prefix");
@@ -665,7 +671,10 @@ async fn big_originals_are_streamed_within_the_source_budget() {
     assert_eq!(v["bytes"], 39 * MIB + MIB / 2);
     assert_eq!(v["format"], "png");
     let (_, w, h) = decode(&head);
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(w.into()), Some(h.into())));
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(w.into()), Some(h.into()))
+    );
     let res = app.get("/img/heavy.png").await;
     assert_eq!(res.status(), 200, "an original is streamed");
     assert_eq!(res.bytes().await.unwrap().len() as u64, 39 * MIB + MIB / 2);
@@ -710,11 +719,17 @@ async fn a_header_deep_in_the_file_is_still_read() {
     deep.extend_from_slice(&storm[2..]);
     std::fs::write(app.root.path().join("deep.jpg"), &deep).unwrap();
     let v: serde_json::Value = app.get("/info/deep.jpg").await.json().await.unwrap();
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(1920), Some(1280)));
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(1920), Some(1280))
+    );
     assert_eq!(v["bytes"], deep.len());
     let res = app.get("/img/deep.jpg").await;
     assert_eq!(res.status(), 200);
     assert_eq!(&res.bytes().await.unwrap()[..], &deep[..]);
     let res = app.get("/img/deep.jpg?w=100").await;
-    assert_eq!(decode(&res.bytes().await.unwrap()), ("jpeg".into(), 100, 67));
+    assert_eq!(
+        decode(&res.bytes().await.unwrap()),
+        ("jpeg".into(), 100, 67)
+    );
 }

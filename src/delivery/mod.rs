@@ -22,8 +22,7 @@ use crate::request::{
 };
 use crate::signing::SignaturePolicy;
 use crate::source::{
-    self, decode_url_segments, Entry, FileRef, Opened, RelPath, Resolution, SourceError,
-    SourceTree,
+    self, decode_url_segments, Entry, FileRef, Opened, RelPath, Resolution, SourceError, SourceTree,
 };
 
 pub use conditional::etag_matches;
@@ -137,7 +136,11 @@ impl Delivery {
         source::resolve(self.source.as_ref(), segments, is_path_param)
     }
 
-    fn apply_path_params(&self, params: &mut RawParams, found: &Resolution) -> Result<(), AppError> {
+    fn apply_path_params(
+        &self,
+        params: &mut RawParams,
+        found: &Resolution,
+    ) -> Result<(), AppError> {
         let images = &self.settings.images;
         Ok(apply_path_params(
             params,

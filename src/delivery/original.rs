@@ -39,7 +39,9 @@ pub(super) async fn probe(
 ) -> Result<SourceInfo, AppError> {
     if !opened.reads_in_place() {
         // Already in memory (and charged whole): a slice costs nothing.
-        let bytes = opened.read_at(0, opened.size() as usize).map_err(read_error)?;
+        let bytes = opened
+            .read_at(0, opened.size() as usize)
+            .map_err(read_error)?;
         return Ok(pipeline::probe(&bytes, settings)?);
     }
     let size = opened.size();

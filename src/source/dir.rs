@@ -127,7 +127,10 @@ impl DirTree {
             tracing::debug!("refused a source that is not a regular file once opened");
             return Err(SourceError::NotFound);
         }
-        if file.inode.is_some_and(|checked| checked != (meta.dev(), meta.ino())) {
+        if file
+            .inode
+            .is_some_and(|checked| checked != (meta.dev(), meta.ino()))
+        {
             tracing::debug!("refused a source file replaced since it was looked up");
             return Err(SourceError::NotFound);
         }
@@ -385,7 +388,11 @@ mod tests {
         // Checked as a regular file, then replaced by a FIFO before the read: the read must
         // refuse it at once, never wait for a writer that will not come.
         let f = found(&t, "cats/a.jpg");
-        fs::rename(root.path().join("cats/pipe.jpg"), root.path().join("cats/a.jpg")).unwrap();
+        fs::rename(
+            root.path().join("cats/pipe.jpg"),
+            root.path().join("cats/a.jpg"),
+        )
+        .unwrap();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let result = t.read(&f, 10).map(|_| ());
@@ -402,7 +409,11 @@ mod tests {
         let (root, _o, t) = tree();
         let f = found(&t, "cats/a.jpg");
         fs::write(root.path().join("cats/new.jpg"), b"other").unwrap();
-        fs::rename(root.path().join("cats/new.jpg"), root.path().join("cats/a.jpg")).unwrap();
+        fs::rename(
+            root.path().join("cats/new.jpg"),
+            root.path().join("cats/a.jpg"),
+        )
+        .unwrap();
         assert!(matches!(t.read(&f, 10), Err(SourceError::NotFound)));
         // A link swapped in for the checked file is not followed either.
         let f = found(&t, "cats/a.jpg");
