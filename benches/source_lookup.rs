@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion, name: &str, tree: &dyn SourceTree) {
         b.iter(|| tree.read(&file, u64::MAX).unwrap())
     });
     c.bench_function(&format!("{name}/sniff"), |b| {
-        b.iter(|| tree.read_prefix(&file, 64).unwrap())
+        b.iter(|| tree.read_prefix(&file, 64, u64::MAX).unwrap())
     });
 }
 

@@ -263,6 +263,16 @@ impl From<crate::limits::RenderPoolError> for AppError {
     }
 }
 
+impl From<crate::limits::BudgetExhausted> for AppError {
+    fn from(_: crate::limits::BudgetExhausted) -> Self {
+        AppError::new(
+            ErrorCode::Overloaded,
+            "too many sources being read, retry shortly",
+        )
+        .with_retry_after(Duration::from_secs(1))
+    }
+}
+
 impl From<crate::git_sync::SyncError> for AppError {
     fn from(e: crate::git_sync::SyncError) -> Self {
         let code = e.code();

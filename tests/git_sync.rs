@@ -362,3 +362,61 @@ async fn a_bare_repository_is_served_from_its_head() {
     // It has no origin to sync from.
     assert_eq!(admin_post(&app, "/admin/git/pull").await.status(), 409);
 }
+
+/// A loose object whose header claims `claimed` bytes but whose zlib stream stops after a few:
+/// its size can be read from the header, and any attempt to inflate it fails.
+fn write_hollow_blob(git_dir: &std::path::Path, claimed: u64) -> git2::Oid {
+    let mut raw = format!("blob {claimed}\0").into_bytes();
+    raw.extend_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+    // zlib header, then one stored, non-final deflate block, and nothing after it.
+    let mut zlib = vec![0x78, 0x01, 0x00];
+    let len = raw.len() as u16;
+    zlib.extend_from_slice(&len.to_le_bytes());
+    zlib.extend_from_slice(&(!len).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    let hex = "5e1f0000000000000000000000000000000000b1";
+    let dir = git_dir.join("objects").join(&hex[..2]);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&hex[2..]), zlib).unwrap();
+    git2::Oid::from_str(hex).unwrap()
+}
+
+/// A 300 MB blob is refused from its object header: 422 `source_too_large` for the original,
+/// a render and `/info`, without inflating it (this one cannot be inflated at all, so any
+/// read of its content would fail with a 500 instead).
+#[tokio::test]
+async fn a_blob_over_the_size_limit_is_refused_without_being_inflated() {
+    let remote = Remote::new();
+    remote.commit(&[Change::Put("a.png", png(20, 20, RED))]);
+    let hollow = write_hollow_blob(&remote.path(), 300_000_000);
+    let repo = &remote.repo;
+    let head = repo.find_commit(remote.head().unwrap()).unwrap();
+    let mut tree = repo.treebuilder(Some(&head.tree().unwrap())).unwrap();
+    tree.insert("huge.jpg", hollow, 0o100644).unwrap();
+    let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+    let sig = git2::Signature::now("Test", "test@example.com").unwrap();
+    let commit = repo
+        .commit(None, &sig, &sig, "a huge blob", &tree, &[&head])
+        .unwrap();
+    remote.set_main(commit);
+
+    let bare = remote.path().display().to_string();
+    let app = spawn(
+        tempfile::tempdir().unwrap(),
+        &[("source.dir", bare.as_str())],
+    )
+    .await;
+    for path in [
+        "/img/huge.jpg",
+        "/img/huge.jpg?w=10",
+        "/info/huge.jpg",
+        "/img/huge?w=10",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 422, "{path}");
+        let (code, _) = error_of(&res.bytes().await.unwrap());
+        assert_eq!(code, "source_too_large", "{path}");
+    }
+    assert_eq!(app.state.delivery.source_budget().in_use(), 0);
+    assert!(is_solid(&fetch(&app, "/img/a.png?w=10").await.1, RED));
+}

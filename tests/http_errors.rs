@@ -274,3 +274,84 @@ async fn hostile_paths_are_refused_without_leaking() {
     // The server is still healthy after all of it.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+/// `/info/` resolves a path exactly as `/img/` does: what follows a file must be path-grammar
+/// parameters, checked as `/img/` checks them, never ignored (it once answered 200 for
+/// `/info/storm.jpg/../../etc/passwd`).
+#[tokio::test]
+async fn info_paths_follow_the_img_rules() {
+    let app = TestApp::spawn().await;
+    for rest in [
+        "storm.jpg/../../etc/passwd",
+        "storm.jpg/%2e%2e/%2e%2e/etc/passwd",
+        "storm.jpg/anything",
+        "storm.jpg/.git",
+        "storm.jpg/400/400",
+        "storm.jpg/99999",
+        "cats/nothing-here",
+        "storm.jpg/400",
+        "storm.jpg/200x100/q80/webp",
+        "cats/400",
+        "cats",
+        "storm",
+    ] {
+        let img = app.raw_get(&format!("/img/{rest}")).await;
+        let info = app.raw_get(&format!("/info/{rest}")).await;
+        assert_eq!(
+            info.status,
+            img.status,
+            "/info/{rest}: {}",
+            info.body_text()
+        );
+        if img.status != 200 {
+            assert_eq!(
+                error_of(&info.body).0,
+                error_of(&img.body).0,
+                "/info/{rest}"
+            );
+        }
+    }
+    let res = app.raw_get("/info/storm.jpg/../../etc/passwd").await;
+    assert_eq!(res.status, 400);
+    assert!(!res.body_text().contains("passwd"));
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+/// A FIFO in the source tree is no image: answered at once (no worker waits for a writer),
+/// directly, through a link, as a folder default, and absent from listings.
+#[tokio::test]
+async fn a_fifo_in_the_tree_is_refused_at_once() {
+    let app = TestApp::spawn().await;
+    let root = app.root.path();
+    std::fs::create_dir_all(root.join("pipes")).unwrap();
+    mkfifo(&root.join("pipes/fifo.jpg"));
+    mkfifo(&root.join("pipes/default.jpg"));
+    std::os::unix::fs::symlink("fifo.jpg", root.join("pipes/link.jpg")).unwrap();
+    let started = std::time::Instant::now();
+    for path in [
+        "/img/pipes/fifo.jpg",
+        "/img/pipes/fifo.jpg?w=10",
+        "/img/pipes/fifo",
+        "/img/pipes/link.jpg",
+        "/img/pipes",
+        "/img/pipes/400",
+        "/info/pipes/fifo.jpg",
+        "/info/pipes/link.jpg",
+    ] {
+        let res = tokio::time::timeout(std::time::Duration::from_secs(10), app.raw_get(path))
+            .await
+            .unwrap_or_else(|_| panic!("{path} blocked"));
+        assert_eq!(res.status, 404, "{path}: {}", res.body_text());
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let res = app.get("/api/tree?path=pipes").await;
+    if res.status() == 200 {
+        let listing = res.text().await.unwrap();
+        assert!(!listing.contains("fifo"), "{listing}");
+    }
+}

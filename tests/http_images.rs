@@ -580,3 +580,156 @@ async fn metadata_is_stripped_from_outputs() {
         .unwrap();
     assert!(!contains(&body, b"tEXt") && !contains(&body, b"eXIf") && !contains(&body, b"zTXt"));
 }
+
+/// A small PNG grown to `len` bytes with a sparse tail of zeros that PNG readers ignore after
+/// `IEND`: a big source that costs nothing on disk.
+fn big_png(app: &TestApp, name: &str, len: u64) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30]));
+    let mut head = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut head, image::ImageFormat::Png).unwrap();
+    let head = head.into_inner();
+    let path = app.root.path().join(name);
+    std::fs::write(&path, &head).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+    head
+}
+
+/// A client that sends a request, reads the response head, and then stops reading.
+fn stalled_client(port: u16, path: &str) -> (std::net::TcpStream, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    let end = loop {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "the server closed before the head");
+        seen.extend_from_slice(&buf[..n]);
+        if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&seen[..end]).into_owned();
+    (stream, head, seen[end..].to_vec())
+}
+
+/// With `limits.source_bytes_in_flight` at 40 MiB, eight clients that stop reading a 32 MiB
+/// original are all answered at once and hold only their stream buffers (a server reading
+/// originals whole would hold 256 MiB, or refuse all but one); `/info` and the original of a
+/// 39.5 MiB file still fit in what is left, a render of it (which holds its source) does not
+/// and gets 503 `overloaded`, and goes through once the clients are gone.
+#[tokio::test]
+async fn big_originals_are_streamed_within_the_source_budget() {
+    const MIB: u64 = 1024 * 1024;
+    let app = TestApp::spawn_with(&[
+        ("limits.source_bytes_in_flight", "40MiB"),
+        ("images.max_source_bytes", "40MiB"),
+    ])
+    .await;
+    let head = big_png(&app, "big.png", 32 * MIB);
+    big_png(&app, "heavy.png", 39 * MIB + MIB / 2);
+    let budget = app.state.delivery.source_budget().clone();
+
+    let port = app.port;
+    let clients: Vec<_> = (0..8)
+        .map(|_| tokio::task::spawn_blocking(move || stalled_client(port, "/img/big.png")))
+        .collect();
+    let mut stalled = Vec::new();
+    for c in clients {
+        let (stream, head_text, first) = c.await.unwrap();
+        assert!(head_text.starts_with("HTTP/1.1 200"), "{head_text}");
+        let lower = head_text.to_ascii_lowercase();
+        assert!(
+            lower.contains(&format!("content-length: {}", 32 * MIB)),
+            "{head_text}"
+        );
+        assert!(lower.contains("content-type: image/png"), "{head_text}");
+        stalled.push((stream, first));
+    }
+    let held = budget.in_use();
+    assert!(held > 0, "the stalled streams hold their buffers");
+    assert!(
+        held <= 2 * MIB,
+        "8 stalled originals hold {held} bytes of source"
+    );
+
+    let res = app.get("/info/heavy.png").await;
+    assert_eq!(res.status(), 200, "/info reads a prefix");
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(v["bytes"], 39 * MIB + MIB / 2);
+    assert_eq!(v["format"], "png");
+    let (_, w, h) = decode(&head);
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(w.into()), Some(h.into()))
+    );
+    let res = app.get("/img/heavy.png").await;
+    assert_eq!(res.status(), 200, "an original is streamed");
+    assert_eq!(res.bytes().await.unwrap().len() as u64, 39 * MIB + MIB / 2);
+
+    let res = app.raw_get("/img/heavy.png?w=10").await;
+    assert_eq!(res.status, 503, "{}", res.body_text());
+    assert_eq!(support::error_of(&res.body).0, "overloaded");
+
+    let drained: Vec<_> = stalled
+        .into_iter()
+        .map(|(mut stream, mut body)| {
+            tokio::task::spawn_blocking(move || {
+                use std::io::Read;
+                stream.read_to_end(&mut body).unwrap();
+                body
+            })
+        })
+        .collect();
+    for d in drained {
+        let body = d.await.unwrap();
+        assert_eq!(body.len() as u64, 32 * MIB);
+        assert_eq!(&body[..head.len()], &head[..], "byte for byte");
+        assert!(body[head.len()..].iter().all(|&b| b == 0));
+    }
+    let res = app.get("/img/heavy.png?w=10").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(decode(&res.bytes().await.unwrap()).1, 10);
+    assert_eq!(budget.in_use(), 0, "everything charged is given back");
+}
+
+/// A JPEG whose frame header sits behind 320 KiB of application segments: `/info` grows its
+/// prefix until the header is whole, and the original is still served byte for byte.
+#[tokio::test]
+async fn a_header_deep_in_the_file_is_still_read() {
+    let app = TestApp::spawn().await;
+    let storm = std::fs::read(app.root.path().join("storm.jpg")).unwrap();
+    let mut deep = storm[..2].to_vec();
+    for _ in 0..5 {
+        deep.extend_from_slice(&[0xFF, 0xEF, 0xFF, 0xFF]);
+        deep.extend(std::iter::repeat_n(0u8, 0xFFFF - 2));
+    }
+    deep.extend_from_slice(&storm[2..]);
+    std::fs::write(app.root.path().join("deep.jpg"), &deep).unwrap();
+    let v: serde_json::Value = app.get("/info/deep.jpg").await.json().await.unwrap();
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(1920), Some(1280))
+    );
+    assert_eq!(v["bytes"], deep.len());
+    let res = app.get("/img/deep.jpg").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(&res.bytes().await.unwrap()[..], &deep[..]);
+    let res = app.get("/img/deep.jpg?w=100").await;
+    assert_eq!(
+        decode(&res.bytes().await.unwrap()),
+        ("jpeg".into(), 100, 67)
+    );
+}

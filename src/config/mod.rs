@@ -187,6 +187,8 @@ pub struct LimitSettings {
     pub per_ip_burst: u32,
     pub hit_per_ip_per_second: u32,
     pub admin_per_minute: u32,
+    /// Source bytes held in memory across all requests; past it requests wait, then 503.
+    pub source_bytes_in_flight: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

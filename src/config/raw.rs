@@ -129,6 +129,7 @@ section!(RawLimits {
     per_ip_burst: u32,
     hit_per_ip_per_second: u32,
     admin_per_minute: u32,
+    source_bytes_in_flight: SizeValue,
 });
 
 section!(RawSecurity {

@@ -359,7 +359,15 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         per_ip_burst: p.take("limits.per_ip_burst", l.per_ip_burst),
         hit_per_ip_per_second: p.take("limits.hit_per_ip_per_second", l.hit_per_ip_per_second),
         admin_per_minute: p.take("limits.admin_per_minute", l.admin_per_minute),
+        source_bytes_in_flight: p.size("limits.source_bytes_in_flight", l.source_bytes_in_flight),
     };
+    if limits.source_bytes_in_flight < images.max_source_bytes {
+        // Otherwise a source the limits allow could never be read.
+        p.add(
+            "limits.source_bytes_in_flight",
+            "must be at least images.max_source_bytes",
+        );
+    }
 
     p.unknown("security", &raw.security.unknown);
     let security = SecuritySettings {

@@ -3,6 +3,7 @@
 //! variant from the cache or a render on the render pool. No actix types: routes adapt this.
 
 mod conditional;
+mod original;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,15 +15,18 @@ use bytes::Bytes;
 use crate::cache::{CacheStatus, Lookup, Origin, Variant, VariantCache};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
-use crate::limits::{RenderAdmission, RenderPool};
-use crate::pipeline::{self, ImageFormat, PipelineSettings, RenderSpec, SourceInfo};
+use crate::limits::{source_budget, RenderAdmission, RenderPool, SourceBudget, SourcePermit};
+use crate::pipeline::{self, ImageFormat, PipelineSettings, RenderSpec};
 use crate::request::{
     apply_path_params, is_path_param, parse_query, Accepted, RawParams, Transform, VariantKey,
 };
 use crate::signing::SignaturePolicy;
-use crate::source::{self, decode_url_segments, Entry, FileRef, RelPath, SourceError, SourceTree};
+use crate::source::{
+    self, decode_url_segments, Entry, FileRef, Opened, RelPath, Resolution, SourceError, SourceTree,
+};
 
 pub use conditional::etag_matches;
+pub use original::OriginalStream;
 
 /// Enough leading bytes to tell every supported format apart.
 const SNIFF_BYTES: usize = 64;
@@ -43,12 +47,12 @@ pub struct ImageQuery<'a> {
 }
 
 /// What to send back for an image request.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ImageReply {
     /// 200, or the fallback status when the fallback image stands in for a missing one.
     pub status: u16,
     /// `None` for 304 Not Modified.
-    pub body: Option<Bytes>,
+    pub body: Option<ReplyBody>,
     pub content_type: String,
     pub etag: String,
     pub vary_accept: bool,
@@ -57,6 +61,13 @@ pub struct ImageReply {
     pub render_time: Option<Duration>,
     /// The fallback image stands in for a missing one: caches must not keep it long.
     pub fallback: bool,
+}
+
+/// A reply's bytes: a variant (already in memory), or an original streamed from its source.
+#[derive(Debug)]
+pub enum ReplyBody {
+    Variant(Bytes),
+    Original(OriginalStream),
 }
 
 /// The source's facts, as `/info` reports them.
@@ -76,6 +87,8 @@ pub struct Delivery {
     cache: Arc<VariantCache>,
     pool: Arc<RenderPool>,
     signatures: SignaturePolicy,
+    /// Source bytes held in memory across all requests (`limits.source_bytes_in_flight`).
+    budget: Arc<SourceBudget>,
     /// Sniffed format per content identity, so a cache hit reads nothing from the source.
     formats: moka::sync::Cache<String, Option<ImageFormat>>,
 }
@@ -90,6 +103,10 @@ impl Delivery {
         Self {
             pipeline: settings.images.pipeline_settings(),
             signatures: SignaturePolicy::from_settings(&settings.security),
+            budget: SourceBudget::new(
+                settings.limits.source_bytes_in_flight,
+                source_budget::MAX_WAIT,
+            ),
             settings,
             source,
             cache,
@@ -110,6 +127,31 @@ impl Delivery {
         &self.pool
     }
 
+    pub fn source_budget(&self) -> &Arc<SourceBudget> {
+        &self.budget
+    }
+
+    /// Resolves the URL path below `/img/` or `/info/`, one set of rules for both: segments
+    /// decoded once and walked inside the root; what follows a file must be path-grammar
+    /// parameters (`/400x300/q80/webp`), applied to `params`, never ignored.
+    fn resolve(&self, segments: &[String]) -> Result<Resolution, SourceError> {
+        source::resolve(self.source.as_ref(), segments, is_path_param)
+    }
+
+    fn apply_path_params(
+        &self,
+        params: &mut RawParams,
+        found: &Resolution,
+    ) -> Result<(), AppError> {
+        let images = &self.settings.images;
+        Ok(apply_path_params(
+            params,
+            &found.params,
+            images.max_width,
+            images.max_height,
+        )?)
+    }
+
     /// Serves `GET`/`HEAD /img/{path}`.
     pub async fn image(&self, query: ImageQuery<'_>) -> Result<ImageReply, AppError> {
         let images = &self.settings.images;
@@ -119,31 +161,22 @@ impl Delivery {
             .check_query(query.request_path, query.raw_query)?;
         let segments = decode_url_segments(query.raw_path)?;
         let mut params = parse_query(query.raw_query, images.max_width, images.max_height)?;
-        let (file, status, fallback) =
-            match source::resolve(self.source.as_ref(), &segments, is_path_param) {
-                Ok(found) => {
-                    if !signed && !found.params.is_empty() {
-                        self.signatures.check_transform(
-                            query.request_path,
-                            query.raw_query,
-                            true,
-                        )?;
-                    }
-                    apply_path_params(
-                        &mut params,
-                        &found.params,
-                        images.max_width,
-                        images.max_height,
-                    )?;
-                    (found.file, 200, false)
+        let (file, status, fallback) = match self.resolve(&segments) {
+            Ok(found) => {
+                if !signed && !found.params.is_empty() {
+                    self.signatures
+                        .check_transform(query.request_path, query.raw_query, true)?;
                 }
-                Err(SourceError::NotFound) => (
-                    self.fallback()?.ok_or_else(AppError::not_found)?,
-                    images.fallback_status,
-                    true,
-                ),
-                Err(e) => return Err(e.into()),
-            };
+                self.apply_path_params(&mut params, &found)?;
+                (found.file, 200, false)
+            }
+            Err(SourceError::NotFound) => (
+                self.fallback()?.ok_or_else(AppError::not_found)?,
+                images.fallback_status,
+                true,
+            ),
+            Err(e) => return Err(e.into()),
+        };
         let reply = if params.is_empty() {
             self.original(file, status, query.if_none_match).await?
         } else {
@@ -152,17 +185,20 @@ impl Delivery {
         Ok(ImageReply { fallback, ..reply })
     }
 
-    /// Serves `GET /info/{path}`.
+    /// Serves `GET /info/{path}`: the path as `/img/` resolves it (the source's facts; path
+    /// parameters are checked as `/img/` checks them), its header read from a prefix.
     pub async fn info(&self, raw_path: &str) -> Result<InfoReply, AppError> {
         let segments = decode_url_segments(raw_path)?;
-        let found = source::resolve(self.source.as_ref(), &segments, |_| false)?;
+        let found = self.resolve(&segments)?;
+        self.apply_path_params(&mut RawParams::default(), &found)?;
         let file = found.file;
-        let (bytes, info) = self.read_and_probe(file.clone()).await?;
+        let (opened, _held) = self.open(&file).await?;
+        let info = original::probe(&opened, &self.budget, &self.pipeline).await?;
         Ok(InfoReply {
             width: info.width,
             height: info.height,
             format: info.format.name(),
-            bytes: bytes.len() as u64,
+            bytes: opened.size(),
             content_id: file.content_id,
         })
     }
@@ -199,10 +235,15 @@ impl Delivery {
                 "bypass",
             ));
         }
-        let (bytes, info) = self.read_and_probe(file).await?;
+        let (opened, held) = self.open(&file).await?;
+        let info = original::probe(&opened, &self.budget, &self.pipeline).await?;
+        let held = match opened.reads_in_place() {
+            true => self.budget.acquire(original::STREAM_HELD_BYTES).await?,
+            false => held,
+        };
         Ok(ImageReply {
             status,
-            body: Some(bytes),
+            body: Some(ReplyBody::Original(OriginalStream::new(opened, held))),
             content_type: info.format.mime().to_string(),
             etag,
             vary_accept: false,
@@ -243,7 +284,7 @@ impl Delivery {
             .await?;
         Ok(ImageReply {
             status,
-            body: Some(lookup.variant.bytes.clone()),
+            body: Some(ReplyBody::Variant(lookup.variant.bytes.clone())),
             content_type: lookup.variant.content_type.clone(),
             etag: lookup.variant.etag.clone(),
             vary_accept,
@@ -301,13 +342,18 @@ impl Delivery {
         let source = self.source.clone();
         let settings = self.pipeline.clone();
         let pool = self.pool.clone();
+        let budget = self.budget.clone();
         async move {
             let origin = Origin {
                 path: file.path.clone(),
                 content_id: file.content_id.clone(),
             };
+            check_size(&file, settings.max_source_bytes)?;
+            // Charged before the render queues, held until its copy of the source is dropped.
+            let held = budget.acquire(file.size).await?;
             let rendered = pool
                 .run(move || -> Result<pipeline::Rendered, AppError> {
+                    let _held = held;
                     let bytes = source.read(&file, settings.max_source_bytes)?;
                     Ok(pipeline::render(&bytes, &spec, &settings)?)
                 })
@@ -326,25 +372,40 @@ impl Delivery {
         if let Some(known) = self.formats.get(&file.content_id) {
             return known.ok_or_else(unsupported);
         }
+        let max_bytes = self.pipeline.max_source_bytes;
+        check_size(file, max_bytes)?;
+        let _held = self
+            .budget
+            .acquire(file.inflated_bytes().max(SNIFF_BYTES as u64))
+            .await?;
         let source = self.source.clone();
         let f = file.clone();
-        let head = blocking(move || source.read_prefix(&f, SNIFF_BYTES)).await?;
+        let head = blocking(move || source.read_prefix(&f, SNIFF_BYTES, max_bytes)).await?;
         let format = pipeline::sniff(&head);
         self.formats.insert(file.content_id.clone(), format);
         format.ok_or_else(unsupported)
     }
 
-    /// Reads a whole source and checks it is an image we can decode (header only).
-    async fn read_and_probe(&self, file: FileRef) -> Result<(Bytes, SourceInfo), AppError> {
+    /// Opens a source (refused over `images.max_source_bytes` before anything is read) with
+    /// what the opening holds charged: a blob inflated whole; nothing yet for a plain file.
+    async fn open(&self, file: &FileRef) -> Result<(Opened, SourcePermit), AppError> {
+        let max_bytes = self.pipeline.max_source_bytes;
+        check_size(file, max_bytes)?;
+        let held = self.budget.acquire(file.inflated_bytes()).await?;
         let source = self.source.clone();
-        let settings = self.pipeline.clone();
-        blocking(move || -> Result<(Bytes, SourceInfo), AppError> {
-            let bytes = source.read(&file, settings.max_source_bytes)?;
-            let info = pipeline::probe(&bytes, &settings)?;
-            Ok((Bytes::from(bytes), info))
-        })
-        .await
+        let f = file.clone();
+        let opened = blocking(move || source.open(&f, max_bytes)).await?;
+        Ok((opened, held))
     }
+}
+
+/// A source over the size limit is refused from its looked-up size, before it is read (and
+/// before any of the budget is asked for it).
+fn check_size(file: &FileRef, max_bytes: u64) -> Result<(), SourceError> {
+    if file.size > max_bytes {
+        return Err(SourceError::TooLarge { limit: max_bytes });
+    }
+    Ok(())
 }
 
 impl ImageReply {

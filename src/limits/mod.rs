@@ -7,6 +7,7 @@ pub mod client_ip;
 mod guard;
 mod rate_limit;
 mod render_pool;
+pub mod source_budget;
 
 pub use catch_panic::catch_panic;
 pub use client_ip::{client_ip, ClientIp};
@@ -15,3 +16,4 @@ pub use rate_limit::{
     IpLimiter, RateLimited, RateLimits, RenderAdmission, MAX_TRACKED_CLIENTS, SWEEP_EVERY,
 };
 pub use render_pool::{RenderPool, RenderPoolError};
+pub use source_budget::{BudgetExhausted, SourceBudget, SourcePermit};

@@ -1,13 +1,14 @@
 //! `GET`/`HEAD /img/{path}`: adapts the request to [`Delivery::image`](crate::delivery::Delivery::image)
 //! and the reply to HTTP headers (`Content-Type`, `ETag`, `Cache-Control`, `Vary`, `X-Cache`,
 //! `Server-Timing`). HEAD is answered by the same handler; actix drops the body and keeps
-//! `Content-Length`.
+//! `Content-Length`. An original's body is a stream of known length, read as it is sent.
 
+use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
-use crate::delivery::{ImageQuery, ImageReply};
+use crate::delivery::{ImageQuery, ImageReply, ReplyBody};
 use crate::error::AppError;
 use crate::limits::RenderAdmission;
 use crate::state::AppState;
@@ -67,7 +68,10 @@ fn respond(reply: ImageReply, cache_control: &str) -> HttpResponse {
         ));
     }
     match reply.body {
-        Some(body) => res.content_type(reply.content_type).body(body),
+        Some(ReplyBody::Variant(bytes)) => res.content_type(reply.content_type).body(bytes),
+        Some(ReplyBody::Original(stream)) => res
+            .content_type(reply.content_type)
+            .body(SizedStream::new(stream.len(), stream)),
         None => res.finish(),
     }
 }

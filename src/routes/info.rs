@@ -1,4 +1,5 @@
-//! `GET /info/{path}`: the source's size, format, bytes and content identity as JSON.
+//! `GET /info/{path}`: the source's size, format, bytes and content identity as JSON. The path is
+//! resolved by the same rules as `/img/` (see [`Delivery::info`](crate::delivery::Delivery::info)).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 

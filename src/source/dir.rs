@@ -1,18 +1,22 @@
 //! A plain folder as the source. Paths are walked one component at a time with `lstat`, so a
 //! symlink is seen before it is followed: it is followed only when its target, resolved
-//! textually against the root, stays inside the root and names nothing hidden.
+//! textually against the root, stays inside the root and names nothing hidden. A file is opened
+//! once per read, without following a link and without blocking (a FIFO swapped in never holds
+//! a worker), and the opened file's device and inode must be the ones the walk checked.
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use super::{
-    check_component, Entry, FileHandle, FileRef, ListEntry, RelPath, SourceError, SourceTree,
+    check_component, Entry, FileHandle, FileRef, ListEntry, Opened, RelPath, SourceError,
+    SourceTree,
 };
 
 /// Symlink hops allowed while resolving one path (loops end here).
@@ -97,17 +101,40 @@ impl DirTree {
         Ok(Some((self.real(&done), meta)))
     }
 
-    fn open_file(&self, file: &FileRef) -> Result<fs::File, SourceError> {
+    /// Opens the file the walk found, checked as opened: not through a link swapped in since
+    /// (`O_NOFOLLOW`), never waiting for a writer (`O_NONBLOCK`: a FIFO opens at once and is
+    /// then refused), a regular file, and the same device and inode the walk saw.
+    fn open_checked(&self, file: &FileRef) -> Result<(fs::File, fs::Metadata), SourceError> {
         let FileHandle::Fs(real) = &file.handle else {
             return Err(anyhow::anyhow!("a folder source cannot read a git blob").into());
         };
-        match fs::File::open(real) {
-            Ok(f) => Ok(f),
-            Err(e) if is_absent(&e) => Err(SourceError::NotFound),
-            Err(e) => Err(anyhow::Error::new(e)
-                .context("cannot open a source file")
-                .into()),
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(real);
+        let f = match opened {
+            Ok(f) => f,
+            Err(e) if is_absent(&e) => return Err(SourceError::NotFound),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(SourceError::Refused),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context("cannot open a source file")
+                    .into())
+            }
+        };
+        let meta = f.metadata().context("cannot stat an opened source file")?;
+        if !meta.is_file() {
+            tracing::debug!("refused a source that is not a regular file once opened");
+            return Err(SourceError::NotFound);
         }
+        if file
+            .inode
+            .is_some_and(|checked| checked != (meta.dev(), meta.ino()))
+        {
+            tracing::debug!("refused a source file replaced since it was looked up");
+            return Err(SourceError::NotFound);
+        }
+        Ok((f, meta))
     }
 
     fn real(&self, components: &[String]) -> PathBuf {
@@ -190,28 +217,19 @@ impl SourceTree for DirTree {
             content_id: content_id(&meta),
             size: meta.size(),
             handle: FileHandle::Fs(real),
+            inode: Some((meta.dev(), meta.ino())),
         })))
     }
 
-    fn read_prefix(&self, file: &FileRef, len: usize) -> Result<Vec<u8>, SourceError> {
-        let mut bytes = Vec::with_capacity(len);
-        self.open_file(file)?
-            .take(len as u64)
-            .read_to_end(&mut bytes)
-            .context("cannot read a source file")?;
-        Ok(bytes)
-    }
-
-    fn read(&self, file: &FileRef, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        let f = self.open_file(file)?;
-        let mut bytes = Vec::with_capacity(file.size.min(max_bytes) as usize + 1);
-        f.take(max_bytes.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .context("cannot read a source file")?;
-        if bytes.len() as u64 > max_bytes {
+    fn open(&self, file: &FileRef, max_bytes: u64) -> Result<Opened, SourceError> {
+        let (f, meta) = self.open_checked(file)?;
+        if meta.size() > max_bytes {
             return Err(SourceError::TooLarge { limit: max_bytes });
         }
-        Ok(bytes)
+        Ok(Opened::File {
+            file: Arc::new(f),
+            size: meta.size(),
+        })
     }
 
     fn list(&self, dir: &RelPath) -> Result<Vec<ListEntry>, SourceError> {
@@ -342,7 +360,65 @@ mod tests {
         let Some(Entry::File(f)) = t.lookup(&RelPath::parse("cats/a.jpg").unwrap()).unwrap() else {
             panic!()
         };
-        assert_eq!(t.read(&f, 10).unwrap(), b"a");
+        assert_eq!(&t.read(&f, 10).unwrap()[..], b"a");
         assert!(matches!(t.read(&f, 0), Err(SourceError::TooLarge { .. })));
+    }
+
+    fn found(t: &DirTree, p: &str) -> FileRef {
+        let Some(Entry::File(f)) = t.lookup(&RelPath::parse(p).unwrap()).unwrap() else {
+            panic!("{p} is not a file")
+        };
+        f
+    }
+
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+
+    #[test]
+    fn a_fifo_is_no_file_and_one_swapped_in_never_blocks_a_read() {
+        let (root, _o, t) = tree();
+        mkfifo(&root.path().join("cats/pipe.jpg"));
+        assert!(t
+            .lookup(&RelPath::parse("cats/pipe.jpg").unwrap())
+            .unwrap()
+            .is_none());
+        // Checked as a regular file, then replaced by a FIFO before the read: the read must
+        // refuse it at once, never wait for a writer that will not come.
+        let f = found(&t, "cats/a.jpg");
+        fs::rename(
+            root.path().join("cats/pipe.jpg"),
+            root.path().join("cats/a.jpg"),
+        )
+        .unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let result = t.read(&f, 10).map(|_| ());
+            let _ = done_tx.send(result);
+        });
+        let result = done_rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading a FIFO blocked");
+        assert!(matches!(result, Err(SourceError::NotFound)));
+    }
+
+    #[test]
+    fn a_file_replaced_after_its_lookup_is_not_read() {
+        let (root, _o, t) = tree();
+        let f = found(&t, "cats/a.jpg");
+        fs::write(root.path().join("cats/new.jpg"), b"other").unwrap();
+        fs::rename(
+            root.path().join("cats/new.jpg"),
+            root.path().join("cats/a.jpg"),
+        )
+        .unwrap();
+        assert!(matches!(t.read(&f, 10), Err(SourceError::NotFound)));
+        // A link swapped in for the checked file is not followed either.
+        let f = found(&t, "cats/a.jpg");
+        fs::remove_file(root.path().join("cats/a.jpg")).unwrap();
+        symlink("/etc/passwd", root.path().join("cats/a.jpg")).unwrap();
+        assert!(matches!(t.read(&f, 10_000), Err(SourceError::Refused)));
     }
 }

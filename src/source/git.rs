@@ -2,6 +2,8 @@
 //! commit, never from the working tree. Publishing a new commit swaps one pointer, so each
 //! lookup sees the old or the new commit whole, and a file found by a lookup is read from its
 //! blob id (which is also its content identity), so its bytes can never change under a request.
+//! A blob's size comes from its object header (`read_header`, which inflates nothing), so a
+//! blob over the size limit is refused before it is inflated.
 //!
 //! Links (mode 120000 blobs) follow the same rules as [`DirTree`](super::DirTree): followed only
 //! when the target, resolved textually inside the tree, stays inside and names nothing hidden.
@@ -14,7 +16,8 @@ use std::sync::{Mutex, RwLock};
 use git2::{ObjectType, Oid, Repository};
 
 use super::{
-    check_component, Entry, FileHandle, FileRef, ListEntry, RelPath, SourceError, SourceTree,
+    check_component, Entry, FileHandle, FileRef, ListEntry, Opened, RelPath, SourceError,
+    SourceTree,
 };
 
 /// Symlink hops allowed while resolving one path (loops end here).
@@ -170,6 +173,7 @@ impl GitTree {
                     content_id: oid.to_string(),
                     size: size as u64,
                     handle: FileHandle::Blob(oid),
+                    inode: None,
                 })))
             }
         }
@@ -250,7 +254,10 @@ impl SourceTree for GitTree {
         self.with_repo(|repo| self.entry(repo, published.tree, path))
     }
 
-    fn read(&self, file: &FileRef, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+    /// Inflates the whole blob: libgit2 streams only loose objects, and a served repository's
+    /// objects are mostly packed. `file.size` is the object header's, so nothing over
+    /// `max_bytes` is ever inflated.
+    fn open(&self, file: &FileRef, max_bytes: u64) -> Result<Opened, SourceError> {
         let oid = blob_of(file)?;
         if file.size > max_bytes {
             return Err(SourceError::TooLarge { limit: max_bytes });
@@ -261,16 +268,7 @@ impl SourceTree for GitTree {
             if bytes.len() as u64 > max_bytes {
                 return Err(SourceError::TooLarge { limit: max_bytes });
             }
-            Ok(bytes.to_vec())
-        })
-    }
-
-    fn read_prefix(&self, file: &FileRef, len: usize) -> Result<Vec<u8>, SourceError> {
-        let oid = blob_of(file)?;
-        self.with_repo(|repo| {
-            let blob = repo.find_blob(oid).map_err(not_found_or_io)?;
-            let bytes = blob.content();
-            Ok(bytes[..len.min(bytes.len())].to_vec())
+            Ok(Opened::Memory(bytes::Bytes::copy_from_slice(bytes)))
         })
     }
 
@@ -419,7 +417,7 @@ mod tests {
             panic!()
         };
         assert_eq!(direct.content_id, linked.content_id);
-        assert_eq!(t.read(&linked, 10).unwrap(), b"a");
+        assert_eq!(&t.read(&linked, 10).unwrap()[..], b"a");
         assert_eq!(linked.path.as_str(), "cats/inside.jpg");
     }
 
@@ -440,9 +438,9 @@ mod tests {
             panic!()
         };
         assert_ne!(old.content_id, new.content_id);
-        assert_eq!(t.read(&new, 10).unwrap(), b"new");
+        assert_eq!(&t.read(&new, 10).unwrap()[..], b"new");
         // A file found before the swap still reads its own version.
-        assert_eq!(t.read(&old, 10).unwrap(), b"a");
+        assert_eq!(&t.read(&old, 10).unwrap()[..], b"a");
         assert!(is_file(&t, "b.jpg"));
         assert!(!is_file(&t, "cats/x.jpg"));
     }
@@ -466,7 +464,11 @@ mod tests {
             panic!()
         };
         assert!(matches!(t.read(&f, 0), Err(SourceError::TooLarge { .. })));
-        assert_eq!(t.read_prefix(&f, 100).unwrap(), b"a");
+        assert_eq!(&t.read_prefix(&f, 100, 10).unwrap()[..], b"a");
+        assert!(matches!(
+            t.read_prefix(&f, 100, 0),
+            Err(SourceError::TooLarge { .. })
+        ));
         assert!(t.is_readable());
 
         let empty = tempfile::tempdir().unwrap();

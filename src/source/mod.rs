@@ -5,13 +5,17 @@
 
 mod dir;
 mod git;
+mod opened;
 pub mod path;
 mod resolve;
 
 use std::path::PathBuf;
 
+use bytes::Bytes;
+
 pub use dir::DirTree;
 pub use git::{GitTree, Published};
+pub use opened::Opened;
 pub use path::{check_component, decode_url_segments, PathError, RelPath};
 pub use resolve::{resolve, Resolution, DEFAULT_STEM, EXTENSION_CANDIDATES};
 
@@ -34,6 +38,20 @@ pub struct FileRef {
     pub content_id: String,
     pub size: u64,
     pub handle: FileHandle,
+    /// Device and inode the lookup checked (plain folders): opening a different file (one
+    /// swapped in since) is refused.
+    pub inode: Option<(u64, u64)>,
+}
+
+impl FileRef {
+    /// Bytes held in memory while any part of this file is read: a git blob is inflated whole,
+    /// a plain file is read in place (its readers charge their own buffers).
+    pub fn inflated_bytes(&self) -> u64 {
+        match self.handle {
+            FileHandle::Fs(_) => 0,
+            FileHandle::Blob(_) => self.size,
+        }
+    }
 }
 
 /// What a path names.
@@ -100,14 +118,30 @@ pub trait SourceTree: Send + Sync + 'static {
     /// hidden names. `Ok(None)` when missing, `Err(Refused)` when a link leads astray.
     fn lookup(&self, path: &RelPath) -> Result<Option<Entry>, SourceError>;
 
-    /// The bytes of a file found by [`lookup`](Self::lookup); more than `max_bytes` is an error.
-    fn read(&self, file: &FileRef, max_bytes: u64) -> Result<Vec<u8>, SourceError>;
+    /// Opens a file found by [`lookup`](Self::lookup): the very file the lookup checked, and
+    /// only a regular file; more than `max_bytes` is refused before anything is read.
+    fn open(&self, file: &FileRef, max_bytes: u64) -> Result<Opened, SourceError>;
 
-    /// The first `len` bytes (or fewer) of a file, for sniffing its format.
-    fn read_prefix(&self, file: &FileRef, len: usize) -> Result<Vec<u8>, SourceError> {
-        let mut bytes = self.read(file, u64::MAX)?;
-        bytes.truncate(len);
-        Ok(bytes)
+    /// The bytes of a file found by [`lookup`](Self::lookup); more than `max_bytes` is an error.
+    fn read(&self, file: &FileRef, max_bytes: u64) -> Result<Bytes, SourceError> {
+        Ok(self
+            .open(file, max_bytes)?
+            .read_all()
+            .map_err(|e| anyhow::Error::new(e).context("cannot read a source file"))?)
+    }
+
+    /// The first `len` bytes (or fewer) of a file, for sniffing its format; a file over
+    /// `max_bytes` is refused without being read.
+    fn read_prefix(
+        &self,
+        file: &FileRef,
+        len: usize,
+        max_bytes: u64,
+    ) -> Result<Bytes, SourceError> {
+        Ok(self
+            .open(file, max_bytes)?
+            .read_at(0, len)
+            .map_err(|e| anyhow::Error::new(e).context("cannot read a source file"))?)
     }
 
     /// The visible children of a folder (no dotfiles), sorted by name.
