@@ -334,9 +334,7 @@ impl Delivery {
                     }
                     // Read again once a heavy slot is free rather than held while waiting.
                     drop(bytes);
-                    Step::Heavy(Box::new(move || {
-                        render_bytes(&read()?, &spec, &settings)
-                    }))
+                    Step::Heavy(Box::new(move || render_bytes(&read()?, &spec, &settings)))
                 })
                 .await??;
             Ok(Variant {

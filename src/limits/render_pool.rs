@@ -286,10 +286,8 @@ struct Timings {
 impl Timings {
     fn new() -> Self {
         let histogram = |name: &str, help: &str| {
-            Histogram::with_opts(
-                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
-            )
-            .expect("valid metric")
+            Histogram::with_opts(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()))
+                .expect("valid metric")
         };
         Self {
             work: histogram(
@@ -443,7 +441,10 @@ mod tests {
             pool.run_weighed(client(1), heavy(1)).await,
             Err(RenderPoolError::HeavyRenderRunning)
         ));
-        assert!(started.elapsed() < Duration::from_millis(200), "refused at once");
+        assert!(
+            started.elapsed() < Duration::from_millis(200),
+            "refused at once"
+        );
         // The same /64 is the same client, as for the rate limiter.
         let v6 = |last: u16| Some(IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]));
         let b = pool.clone();
@@ -481,7 +482,10 @@ mod tests {
                 .map(|f| f.get_metric()[0].get_histogram().get_sample_count())
         };
         let families = pool.timings();
-        assert_eq!(count(&families, "imgserver_render_duration_seconds"), Some(2));
+        assert_eq!(
+            count(&families, "imgserver_render_duration_seconds"),
+            Some(2)
+        );
         assert_eq!(count(&families, "imgserver_render_wait_seconds"), Some(2));
     }
 }

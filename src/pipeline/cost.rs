@@ -186,7 +186,10 @@ mod tests {
         assert_eq!(thumb.decoded_pixels, 1000 * 750, "shrunk on load by 4");
         assert!(thumb.cpu < Duration::from_millis(100), "{thumb:?}");
         let avif_thumb = cost((Jpeg, 4000, 3000), (Avif, 400, 300));
-        assert!(avif_thumb.cpu < Duration::from_millis(500), "{avif_thumb:?}");
+        assert!(
+            avif_thumb.cpu < Duration::from_millis(500),
+            "{avif_thumb:?}"
+        );
         let big_avif = cost((Jpeg, 4000, 3000), (Avif, 1000, 800));
         assert!(big_avif.cpu > Duration::from_millis(1500), "{big_avif:?}");
         let big_jpeg = cost((Jpeg, 4000, 3000), (Jpeg, 4000, 3000));
@@ -202,7 +205,9 @@ mod tests {
         };
         assert!(check_output(ImageFormat::Avif, (10, 10), &settings).is_ok());
         let refused = check_output(ImageFormat::Avif, (10, 11), &settings).unwrap_err();
-        assert!(matches!(&refused, PipelineError::OutputTooLarge(m) if m.contains("images.max_avif_pixels")));
+        assert!(
+            matches!(&refused, PipelineError::OutputTooLarge(m) if m.contains("images.max_avif_pixels"))
+        );
         assert!(check_output(ImageFormat::Webp, (1000, 1000), &settings).is_ok());
     }
 }
