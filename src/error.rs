@@ -238,6 +238,7 @@ impl From<crate::pipeline::PipelineError> for AppError {
                 ErrorCode::SourceTooLarge,
                 format!("the source image is too large: {why}"),
             ),
+            PipelineError::OutputTooLarge(why) => AppError::new(ErrorCode::InvalidParameter, why),
             PipelineError::Internal(cause) => AppError::internal(cause),
         }
     }
@@ -256,6 +257,12 @@ impl From<crate::limits::RenderPoolError> for AppError {
                 AppError::new(ErrorCode::RenderTimeout, "the render took too long")
                     .with_retry_after(Duration::from_secs(5))
             }
+            RenderPoolError::HeavyRenderRunning => AppError::new(
+                ErrorCode::RateLimited,
+                "this client already has a heavy render running (one at a time: see \
+                 limits.heavy_render_cost); retry when it is done",
+            )
+            .with_retry_after(Duration::from_secs(1)),
             RenderPoolError::Panicked(why) => {
                 AppError::internal(anyhow::anyhow!("render panicked: {why}"))
             }

@@ -310,6 +310,47 @@ async fn families_for_limits_and_git_exist_at_zero_and_count_what_is_reported() 
 }
 
 #[tokio::test]
+async fn concurrent_requests_sharing_one_render_observe_it_once() {
+    let app = TestApp::spawn().await;
+    // A 20 MP photo at 3000 px: a second or more, long enough for every request to join.
+    std::fs::copy(
+        support::shared_samples().join("kleiber-20mp.jpg"),
+        app.root.path().join("big.jpg"),
+    )
+    .expect("the shared 20 MP sample");
+    let requests = (0..12).map(|_| {
+        let url = app.url("/img/big.jpg?w=3000");
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    });
+    for res in futures_util::future::join_all(requests).await {
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(app.renders(), 1, "the requests shared one render");
+    let m = scrape(&app).await;
+    assert_eq!(m.value("imgserver_renders_total", &[]), 1.0);
+    assert_eq!(
+        m.value("imgserver_render_duration_seconds_count", &[]),
+        1.0,
+        "one render, observed once, however many requests waited for it"
+    );
+    assert_eq!(m.value("imgserver_render_wait_seconds_count", &[]), 1.0);
+    assert_eq!(
+        m.types
+            .get("imgserver_render_wait_seconds")
+            .map(String::as_str),
+        Some("histogram")
+    );
+    assert_eq!(
+        m.value(
+            "imgserver_http_requests_total",
+            &[("route", "/img"), ("status", "200")]
+        ),
+        12.0
+    );
+}
+
+#[tokio::test]
 async fn refused_renders_are_counted_as_rejections() {
     let app = TestApp::spawn_with(&[("limits.render_timeout", "1ms")]).await;
     let res = app.get("/img/storm.jpg?w=300").await;

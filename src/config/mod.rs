@@ -147,6 +147,8 @@ pub struct ImageSettings {
     pub presets_only: bool,
     pub webp_effort: u8,
     pub avif_speed: u8,
+    /// Largest AVIF output area (width x height); beyond it 400 `invalid_parameter`.
+    pub max_avif_pixels: u64,
     pub shrink_on_load: ShrinkOnLoad,
 }
 
@@ -160,6 +162,7 @@ impl ImageSettings {
             max_frames: self.max_frames,
             webp_method: self.webp_effort,
             avif_speed: self.avif_speed,
+            max_avif_pixels: self.max_avif_pixels,
             shrink_on_load: self.shrink_on_load,
         }
     }
@@ -182,6 +185,10 @@ pub struct LimitSettings {
     pub render_queue: usize,
     #[serde(with = "humantime_text")]
     pub render_timeout: Duration,
+    /// Renders estimated to take more single-core CPU time than this are heavy: they get at
+    /// most half of the render threads, and one client runs one at a time.
+    #[serde(with = "humantime_text")]
+    pub heavy_render_cost: Duration,
     /// 0 disables each limiter.
     pub per_ip_per_second: u32,
     pub per_ip_burst: u32,

@@ -112,6 +112,7 @@ section!(RawImages {
     presets_only: bool,
     webp_effort: u8,
     avif_speed: u8,
+    max_avif_pixels: u64,
     shrink_on_load: String,
     presets: BTreeMap<String, String>,
 });
@@ -125,6 +126,7 @@ section!(RawLimits {
     max_concurrent_renders: usize,
     render_queue: usize,
     render_timeout: String,
+    heavy_render_cost: String,
     per_ip_per_second: u32,
     per_ip_burst: u32,
     hit_per_ip_per_second: u32,

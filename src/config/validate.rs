@@ -295,6 +295,10 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     if max_source_pixels == 0 {
         p.add("images.max_source_pixels", "must be positive");
     }
+    let max_avif_pixels = p.take("images.max_avif_pixels", i.max_avif_pixels);
+    if max_avif_pixels == 0 {
+        p.add("images.max_avif_pixels", "must be positive");
+    }
     let webp_effort = p.take("images.webp_effort", i.webp_effort);
     let avif_speed = p.take("images.avif_speed", i.avif_speed);
     let shrink_on_load = match p.take("images.shrink_on_load", i.shrink_on_load).as_str() {
@@ -325,6 +329,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         presets_only: p.take("images.presets_only", i.presets_only),
         webp_effort: p.in_range("images.webp_effort", webp_effort, 0, 6),
         avif_speed: p.in_range("images.avif_speed", avif_speed, 1, 10),
+        max_avif_pixels,
         shrink_on_load,
     };
 
@@ -347,6 +352,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     if render_timeout.is_zero() {
         p.add("limits.render_timeout", "must be positive");
     }
+    let heavy_render_cost = p.duration("limits.heavy_render_cost", l.heavy_render_cost);
     let limits = LimitSettings {
         max_concurrent_renders: if renders == 0 {
             cores()
@@ -355,6 +361,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         },
         render_queue: p.take("limits.render_queue", l.render_queue),
         render_timeout,
+        heavy_render_cost,
         per_ip_per_second: p.take("limits.per_ip_per_second", l.per_ip_per_second),
         per_ip_burst: p.take("limits.per_ip_burst", l.per_ip_burst),
         hit_per_ip_per_second: p.take("limits.hit_per_ip_per_second", l.hit_per_ip_per_second),

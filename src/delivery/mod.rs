@@ -1,11 +1,16 @@
 //! The image request path from parsed URL to response parts: resolve the source, validate the
 //! parameters, negotiate the format, answer conditional requests before any decode, and get the
 //! variant from the cache or a render on the render pool. No actix types: routes adapt this.
+//!
+//! A render's cost is estimated on the pool from the header before any pixel is decoded; one
+//! estimated above `limits.heavy_render_cost` is heavy and continues only in one of the pool's
+//! heavy slots, one per client at a time (see `limits::RenderPool::run_weighed`).
 
 mod conditional;
 mod original;
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +20,8 @@ use bytes::Bytes;
 use crate::cache::{CacheStatus, Lookup, Origin, Variant, VariantCache};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
-use crate::limits::{source_budget, RenderAdmission, RenderPool, SourceBudget, SourcePermit};
-use crate::pipeline::{self, ImageFormat, PipelineSettings, RenderSpec};
+use crate::limits::{source_budget, RenderAdmission, RenderPool, SourceBudget, SourcePermit, Step};
+use crate::pipeline::{self, ImageFormat, PipelineError, PipelineSettings, RenderSpec};
 use crate::request::{
     apply_path_params, is_path_param, parse_query, Accepted, RawParams, Transform, VariantKey,
 };
@@ -279,8 +284,18 @@ impl Delivery {
                 "hit-memory",
             ));
         }
+        // A negotiated AVIF beyond `images.max_avif_pixels` is served in the next format the
+        // client accepts (only an explicit `fmt=avif` is refused).
+        let fallback = (vary_accept && spec.format == ImageFormat::Avif).then(|| {
+            let without_avif = Accepted {
+                avif: false,
+                ..Accepted::from_header(query.accept)
+            };
+            transform.render_spec(source_format, without_avif, images.default_quality)
+        });
+        let planned = Planned { spec, fallback };
         let lookup = self
-            .lookup_or_render(&key, file, spec, &etag, query.admission)
+            .lookup_or_render(&key, file, planned, &etag, query.admission)
             .await?;
         Ok(ImageReply {
             status,
@@ -303,7 +318,7 @@ impl Delivery {
         &self,
         key: &VariantKey,
         file: FileRef,
-        spec: RenderSpec,
+        spec: Planned,
         etag: &str,
         admission: &RenderAdmission,
     ) -> Result<Lookup, AppError> {
@@ -311,7 +326,12 @@ impl Delivery {
         loop {
             attempts += 1;
             let charged = Arc::new(AtomicBool::new(false));
-            let render = self.render(file.clone(), spec.clone(), etag.to_string());
+            let render = self.render(
+                file.clone(),
+                spec.clone(),
+                etag.to_string(),
+                admission.client(),
+            );
             let (flag, admission) = (charged.clone(), admission.clone());
             let result = self
                 .cache
@@ -331,18 +351,21 @@ impl Delivery {
         }
     }
 
-    /// Reads the source and renders it on the pool. Owns what it needs: the cache runs it on
-    /// its own task, so it outlives a client that gives up.
+    /// Reads the source and renders it on the pool, on behalf of `client` (whose heavy renders
+    /// run one at a time). Owns what it needs: the cache runs it on its own task, so it
+    /// outlives a client that gives up.
     fn render(
         &self,
         file: FileRef,
-        spec: RenderSpec,
+        planned: Planned,
         etag: String,
+        client: Option<IpAddr>,
     ) -> impl Future<Output = Result<Variant, AppError>> + Send + 'static {
         let source = self.source.clone();
         let settings = self.pipeline.clone();
         let pool = self.pool.clone();
         let budget = self.budget.clone();
+        let heavy_cost = self.settings.limits.heavy_render_cost;
         async move {
             let origin = Origin {
                 path: file.path.clone(),
@@ -352,10 +375,27 @@ impl Delivery {
             // Charged before the render queues, held until its copy of the source is dropped.
             let held = budget.acquire(file.size).await?;
             let rendered = pool
-                .run(move || -> Result<pipeline::Rendered, AppError> {
-                    let _held = held;
-                    let bytes = source.read(&file, settings.max_source_bytes)?;
-                    Ok(pipeline::render(&bytes, &spec, &settings)?)
+                .run_weighed(client, move || {
+                    let read = move || source.read(&file, settings.max_source_bytes);
+                    let assessed = read().map_err(AppError::from).and_then(|bytes| {
+                        let (spec, cost) = planned.assess(&bytes, &settings)?;
+                        Ok((bytes, spec, cost))
+                    });
+                    let (bytes, spec, cost) = match assessed {
+                        Ok(assessed) => assessed,
+                        Err(e) => return Step::Done(Err(e)),
+                    };
+                    if cost.cpu <= heavy_cost {
+                        let _held = held;
+                        return Step::Done(render_bytes(&bytes, &spec, &settings));
+                    }
+                    // Read again once a heavy slot is free rather than held while waiting
+                    // (the budget stays charged: the read is certain to come).
+                    drop(bytes);
+                    Step::Heavy(Box::new(move || {
+                        let _held = held;
+                        render_bytes(&read()?, &spec, &settings)
+                    }))
                 })
                 .await??;
             Ok(Variant {
@@ -406,6 +446,39 @@ fn check_size(file: &FileRef, max_bytes: u64) -> Result<(), SourceError> {
         return Err(SourceError::TooLarge { limit: max_bytes });
     }
     Ok(())
+}
+
+/// The render a request asked for, and what to render instead if it asked for a negotiated
+/// AVIF larger than `images.max_avif_pixels`.
+#[derive(Debug, Clone)]
+struct Planned {
+    spec: RenderSpec,
+    fallback: Option<RenderSpec>,
+}
+
+impl Planned {
+    /// The spec to render and its estimated cost (checked against the output limits).
+    fn assess(
+        self,
+        bytes: &[u8],
+        settings: &PipelineSettings,
+    ) -> Result<(RenderSpec, pipeline::RenderCost), PipelineError> {
+        match (pipeline::assess(bytes, &self.spec, settings), self.fallback) {
+            (Err(PipelineError::OutputTooLarge(_)), Some(fallback)) => {
+                let cost = pipeline::assess(bytes, &fallback, settings)?;
+                Ok((fallback, cost))
+            }
+            (result, _) => result.map(|cost| (self.spec, cost)),
+        }
+    }
+}
+
+fn render_bytes(
+    bytes: &[u8],
+    spec: &RenderSpec,
+    settings: &PipelineSettings,
+) -> Result<pipeline::Rendered, AppError> {
+    Ok(pipeline::render(bytes, spec, settings)?)
 }
 
 impl ImageReply {

@@ -116,10 +116,9 @@ fn admit(req: &mut ServiceRequest) -> Result<(), AppError> {
     let path = req.match_info().as_str().to_string();
     if IMAGE_PREFIXES.iter().any(|p| under(&path, p)) {
         guard.limits.check(RateLimit::Hit, client)?;
-        if guard.limits.render.is_some() {
-            req.extensions_mut()
-                .insert(RenderAdmission::new(guard.limits.clone(), client));
-        }
+        // Also with the render limit off: heavy renders are counted per client all the same.
+        req.extensions_mut()
+            .insert(RenderAdmission::new(guard.limits.clone(), client));
     } else if ADMIN_PREFIXES.iter().any(|p| under(&path, p)) {
         guard.limits.check(RateLimit::Admin, client)?;
         cap_body(req)?;

@@ -1,6 +1,7 @@
-//! Protection of the service's capacity and of its clients from each other: the render pool and
-//! its admission bound, per-client rate limits (keyed by the client IP, `X-Forwarded-For`
-//! believed only from trusted proxies), request size limits, and the panic barrier.
+//! Protection of the service's capacity and of its clients from each other: the render pool, its
+//! admission bound and its fair share for heavy renders, per-client rate limits (keyed by the
+//! client IP, `X-Forwarded-For` believed only from trusted proxies), request size limits, and
+//! the panic barrier.
 
 mod catch_panic;
 pub mod client_ip;
@@ -15,5 +16,5 @@ pub use guard::{guard, Guard, MAX_ADMIN_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BY
 pub use rate_limit::{
     IpLimiter, RateLimited, RateLimits, RenderAdmission, MAX_TRACKED_CLIENTS, SWEEP_EVERY,
 };
-pub use render_pool::{RenderPool, RenderPoolError};
+pub use render_pool::{HeavyJob, RenderPool, RenderPoolError, Step};
 pub use source_budget::{BudgetExhausted, SourceBudget, SourcePermit};

@@ -181,7 +181,8 @@ impl RateLimits {
 }
 
 /// Permission to start renders on behalf of one client, handed down the image path and used
-/// only when the cache misses. The default admits everything.
+/// only when the cache misses; it also names the client its heavy renders are counted against.
+/// The default admits everything and names nobody.
 #[derive(Clone, Default)]
 pub struct RenderAdmission {
     limits: Option<(Arc<RateLimits>, IpAddr)>,
@@ -192,6 +193,11 @@ impl RenderAdmission {
         Self {
             limits: Some((limits, client)),
         }
+    }
+
+    /// The client renders are charged to, if known.
+    pub fn client(&self) -> Option<IpAddr> {
+        self.limits.as_ref().map(|(_, client)| *client)
     }
 
     /// Charges one render to the client.

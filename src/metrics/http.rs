@@ -1,6 +1,7 @@
 //! Request metrics: one middleware counts every response by route template, method and status,
-//! times it, and reads what the response says about the work behind it (the render time in
-//! `Server-Timing`, the API error code of a refusal).
+//! times it, and reads the API error code of a refusal. Render times are not taken from
+//! responses (many requests can share one render): the render pool observes them, once per
+//! render.
 
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest};
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 use super::{register, Rejection, LATENCY_BUCKETS};
 use crate::error::{AppError, ErrorCode};
@@ -21,7 +22,6 @@ pub struct HttpMetrics {
     duration: HistogramVec,
     response_bytes: IntCounterVec,
     in_flight: IntGauge,
-    render_duration: Histogram,
 }
 
 impl HttpMetrics {
@@ -56,25 +56,15 @@ impl HttpMetrics {
             "Requests being answered right now.",
         )
         .expect("valid metric");
-        let render_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "imgserver_render_duration_seconds",
-                "Duration of renders (cache misses): source read, decode, transform, encode.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-        )
-        .expect("valid metric");
         register(registry, requests.clone());
         register(registry, duration.clone());
         register(registry, response_bytes.clone());
         register(registry, in_flight.clone());
-        register(registry, render_duration.clone());
         Self {
             requests,
             duration,
             response_bytes,
             in_flight,
-            render_duration,
         }
     }
 
@@ -138,21 +128,6 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// `render;dur=12.3` (milliseconds), as the image route reports a render it waited for.
-fn render_seconds(res: &ServiceResponse<impl MessageBody>) -> Option<f64> {
-    let timing = res.headers().get("server-timing")?.to_str().ok()?;
-    timing.split(',').find_map(|metric| {
-        let mut parts = metric.trim().split(';');
-        if parts.next()? != "render" {
-            return None;
-        }
-        parts
-            .find_map(|p| p.trim().strip_prefix("dur="))
-            .and_then(|ms| ms.parse::<f64>().ok())
-            .map(|ms| ms / 1000.0)
-    })
-}
-
 /// The API error code a response was made from, if any.
 pub(crate) fn error_code(res: &ServiceResponse<impl MessageBody>) -> Option<ErrorCode> {
     res.response()
@@ -190,9 +165,6 @@ pub async fn request_metrics(
     metrics
         .http()
         .record(&route, &method, res.status().as_u16(), seconds, bytes);
-    if let Some(render) = render_seconds(&res) {
-        metrics.http().render_duration.observe(render);
-    }
     match error_code(&res) {
         Some(ErrorCode::Overloaded) => metrics.limits().rejected(Rejection::Overloaded),
         Some(ErrorCode::RenderTimeout) => metrics.limits().rejected(Rejection::RenderTimeout),

@@ -1,5 +1,6 @@
 //! State read at scrape time from its owners: the variant cache's tiers and the render pool.
-//! Counters here are cumulative values kept by those services, exported as Prometheus counters.
+//! Counters here are cumulative values kept by those services, exported as Prometheus counters;
+//! the render pool's per-render histograms are its own and exported as they are.
 
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 
@@ -20,7 +21,7 @@ pub(super) fn families(delivery: &Delivery, render_queue_capacity: i64) -> Vec<M
                 .collect(),
         )
     };
-    vec![
+    let mut families = vec![
         per_tier(
             "imgserver_cache_hits_total",
             "Variant lookups answered by a cache tier.",
@@ -75,7 +76,9 @@ pub(super) fn families(delivery: &Delivery, render_queue_capacity: i64) -> Vec<M
             MetricType::GAUGE,
             vec![(None, render_queue_capacity as f64)],
         ),
-    ]
+    ];
+    families.extend(delivery.pool().timings());
+    families
 }
 
 type Sample<'a> = (Option<(&'a str, &'a str)>, f64);

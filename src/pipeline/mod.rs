@@ -6,7 +6,8 @@
 //! before anything is allocated; plan the geometry on the displayed (oriented) size; decode,
 //! shrinking on load where the format allows; resample the planned region *in the stored
 //! orientation*; convert the small result to sRGB; orient it; letterbox or flatten onto the
-//! background; encode without metadata. One render uses one core (AVIF encoding excepted).
+//! background; encode without metadata. One render uses one core.
+//! [`assess`] estimates a render's cost from the header before it is admitted (see `cost`).
 
 pub mod geometry;
 pub mod spec;
@@ -14,6 +15,7 @@ pub mod spec;
 mod bitmap;
 mod color;
 mod compose;
+mod cost;
 mod decode;
 mod encode;
 mod exif;
@@ -23,6 +25,7 @@ mod orient;
 mod resize;
 mod sniff;
 
+pub use cost::RenderCost;
 pub use spec::{
     Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rendered, Rgb, ShrinkOnLoad,
     SourceInfo,
@@ -30,14 +33,18 @@ pub use spec::{
 
 use anyhow::Context;
 
-/// Why a render or probe failed. `Unsupported` and `TooLarge` are the client's (HTTP 422);
-/// `Internal` is ours (HTTP 500, cause logged, never shown).
+/// Why a render or probe failed. `Unsupported` and `TooLarge` are the client's (HTTP 422),
+/// `OutputTooLarge` the request's (HTTP 400); `Internal` is ours (HTTP 500, cause logged,
+/// never shown).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("unsupported source: {0}")]
     Unsupported(String),
     #[error("source too large: {0}")]
     TooLarge(String),
+    /// The requested output is beyond a configured bound (the request's fault: HTTP 400).
+    #[error("output too large: {0}")]
+    OutputTooLarge(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -74,12 +81,35 @@ fn checked_header(
     Ok(header)
 }
 
-/// Renders `bytes` according to `spec`.
-pub fn render(
+/// Estimates what rendering `bytes` according to `spec` costs, from the header alone (no pixel
+/// is decoded), and applies the output limits ([`PipelineError::OutputTooLarge`]).
+pub fn assess(
     bytes: &[u8],
     spec: &RenderSpec,
     settings: &PipelineSettings,
-) -> Result<Rendered, PipelineError> {
+) -> Result<RenderCost, PipelineError> {
+    let planned = plan_render(bytes, spec, settings)?;
+    Ok(cost::estimate(
+        &planned.header,
+        &planned.target,
+        planned.plan.canvas,
+        spec,
+        settings,
+    ))
+}
+
+/// A render decided on but not started: the checked header, the geometry, the decode target.
+struct Planned {
+    header: header::Header,
+    plan: geometry::Plan,
+    target: decode::Target,
+}
+
+fn plan_render(
+    bytes: &[u8],
+    spec: &RenderSpec,
+    settings: &PipelineSettings,
+) -> Result<Planned, PipelineError> {
     let header = checked_header(bytes, settings, spec.animate)?;
     let (dw, dh) = header.displayed_size();
     let plan = geometry::plan(
@@ -95,6 +125,7 @@ pub fn render(
             max_height: settings.max_height,
         },
     );
+    cost::check_output(spec.format, plan.canvas, settings)?;
 
     // Work in the stored orientation until the image is small.
     let (sw, sh) = (f64::from(header.width), f64::from(header.height));
@@ -110,6 +141,26 @@ pub fn render(
         shrink: None,
         shrink_on_load: settings.shrink_on_load,
     };
+    Ok(Planned {
+        header,
+        plan,
+        target,
+    })
+}
+
+/// Renders `bytes` according to `spec`.
+pub fn render(
+    bytes: &[u8],
+    spec: &RenderSpec,
+    settings: &PipelineSettings,
+) -> Result<Rendered, PipelineError> {
+    let Planned {
+        header,
+        plan,
+        target,
+    } = plan_render(bytes, spec, settings)?;
+    let (crop, scaled) = (target.crop, target.scaled);
+    let (sw, sh) = (f64::from(header.width), f64::from(header.height));
     let decoded = decode::decode(bytes, &header, &target, settings)?;
 
     // The decoder may have shrunk on load: bring the crop into decoded pixels.

@@ -1,6 +1,8 @@
-//! AVIF with `ravif` (rav1e). `speed` 1..=10: 6-8 cost ~200 ms for a 400 px image on one
-//! core, 10 about 30 ms. rav1e may use its own worker threads (the one exception to
-//! one-core-per-render).
+//! AVIF with `ravif` (rav1e), on the calling thread only: ravif is built without its
+//! `threading` feature and told to use one thread, so rav1e's tile work never lands in a rayon
+//! pool (the render pool's included) where it would queue ahead of other renders, and one
+//! render costs one core like every other format. `speed` 1..=10: 6-8 cost ~200 ms for a 400 px
+//! image on one core, 10 about 30 ms; `images.max_avif_pixels` bounds the area.
 
 use anyhow::Result;
 use ravif::{AlphaColorMode, Encoder, Img};
@@ -20,6 +22,8 @@ pub fn encode(bitmap: &Bitmap, quality: u8, speed: u8) -> Result<Vec<u8>> {
     let encoder = Encoder::new()
         .with_quality(f32::from(quality))
         .with_speed(speed.clamp(1, 10))
+        // One tile, one thread: without `threading`, a thread count only sets the tiling.
+        .with_num_threads(Some(1))
         .with_alpha_color_mode(AlphaColorMode::UnassociatedClean);
     let encoded = if bitmap.channels == 4 {
         encoder.encode_rgba(Img::new(bitmap.data.as_rgba(), w, h))?
