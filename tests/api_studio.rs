@@ -84,7 +84,14 @@ async fn tree_lists_folders_and_images_of_the_root() {
     assert_eq!(root["parent"], Value::Null);
     assert_eq!(
         names(&root["folders"]),
-        ["cats", "formats", "orientation", "pipeline", "with space"]
+        [
+            "cats",
+            "formats",
+            "fuzz",
+            "orientation",
+            "pipeline",
+            "with space"
+        ]
     );
     assert_eq!(
         names(&root["images"]),

@@ -1,7 +1,12 @@
 //! Hostile and broken inputs: each is refused with a 422-class error (or rendered), never a
-//! panic and never `Internal`. Most inputs are generated here rather than stored.
+//! panic and never `Internal`. Most inputs are generated here rather than stored; the fuzz
+//! corpus and its crashers (`tests/fixtures/fuzz/`) are replayed through the same code the
+//! fuzz targets run (`fuzz/src/exercise.rs`).
 
+#[path = "../fuzz/src/exercise.rs"]
+mod exercise;
 mod pipeline_common;
+mod support;
 
 use imgserver::pipeline::{probe, render, sniff, ImageFormat, PipelineError, PipelineSettings};
 use pipeline_common::*;
@@ -276,6 +281,152 @@ fn corrupted_samples_never_panic() {
                 Ok(Err(e)) => panic!("{name} round {round}: {e:?}"),
                 Err(_) => panic!("{name} round {round}: panicked"),
             }
+        }
+    }
+}
+
+/// Every file of the fuzz corpus and every crasher the fuzzers found, through sniff, probe and
+/// a small render, exactly as the fuzz targets run them: no panic, no `Internal`.
+#[test]
+fn fuzz_corpus_replays_without_panics() {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_none_or(|e| e != "md") {
+                out.push(path);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(&support::fixtures_dir().join("fuzz"), &mut all);
+    for format in ["jpeg", "png", "gif", "webp", "avif"] {
+        let dir = support::fixtures_dir().join("fuzz").join(format);
+        assert!(
+            all.iter().any(|p| p.starts_with(&dir)),
+            "no corpus for {format}"
+        );
+    }
+    let failures: Vec<String> = all
+        .iter()
+        .filter_map(|path| {
+            let bytes = std::fs::read(path).unwrap();
+            std::panic::catch_unwind(|| exercise::exercise(&bytes, None))
+                .err()
+                .map(|_| path.display().to_string())
+        })
+        .collect();
+    assert!(failures.is_empty(), "panicked on {failures:?}");
+}
+
+/// A server over a root holding only `files`.
+async fn server_with(files: &[(&str, &[u8])]) -> support::TestApp {
+    let root = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        std::fs::write(root.path().join(name), bytes).unwrap();
+    }
+    let (outside, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    support::TestApp::spawn_on(root, outside, cache, &[]).await
+}
+
+/// A 10x10 GIF whose one 4x4 frame starts at (`left`, `top`).
+fn gif_with_frame_at(left: u16, top: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = gif::Encoder::new(&mut out, 10, 10, &[200, 30, 30, 0, 0, 0]).unwrap();
+    let frame = gif::Frame {
+        left,
+        top,
+        width: 4,
+        height: 4,
+        buffer: vec![0u8; 16].into(),
+        ..gif::Frame::default()
+    };
+    encoder.write_frame(&frame).unwrap();
+    drop(encoder);
+    out
+}
+
+#[tokio::test]
+async fn a_gif_frame_outside_the_screen_is_clipped_not_a_500() {
+    let outside = gif_with_frame_at(11, 0);
+    let below = gif_with_frame_at(0, 11);
+    let straddling = gif_with_frame_at(8, 8);
+    let app = server_with(&[
+        ("outside.gif", &outside),
+        ("below.gif", &below),
+        ("straddling.gif", &straddling),
+    ])
+    .await;
+    for name in ["outside.gif", "below.gif", "straddling.gif"] {
+        let res = app.get(&format!("/img/{name}?w=10&fmt=png")).await;
+        assert_eq!(res.status(), 200, "{name}");
+        let png = support::decode_rgba(&res.bytes().await.unwrap());
+        assert_eq!(png.dimensions(), (10, 10), "{name}: the screen is rendered");
+        let red = png
+            .pixels()
+            .filter(|p| support::near(p, [200, 30, 30], 8) && p[3] > 200);
+        // Clipped: nothing shows of a frame outside, the inside 2x2 of one straddling a corner.
+        let expected = if name == "straddling.gif" { 4 } else { 0 };
+        assert_eq!(red.count(), expected, "{name}");
+        assert!(
+            png.get_pixel(0, 0)[3] < 10,
+            "{name}: uncovered screen is transparent"
+        );
+        let info = app.get(&format!("/info/{name}")).await;
+        assert_eq!(info.status(), 200, "{name}");
+    }
+}
+
+/// An AVIF whose `iloc` declares `items` items of `extents` extents each, all fields zero bytes
+/// long: a few bytes per item, gigabytes once believed.
+fn avif_with_iloc_bomb(items: u16, extents: u16) -> Vec<u8> {
+    fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = (8 + body.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+    let mut iloc = vec![0, 0, 0, 0, 0x00, 0x00];
+    iloc.extend_from_slice(&items.to_be_bytes());
+    for id in 1..=items {
+        iloc.extend_from_slice(&id.to_be_bytes());
+        iloc.extend_from_slice(&[0, 0]);
+        iloc.extend_from_slice(&extents.to_be_bytes());
+    }
+    let mut ispe = vec![0; 4];
+    ispe.extend_from_slice(&64u32.to_be_bytes());
+    ispe.extend_from_slice(&48u32.to_be_bytes());
+    let mut iprp = bx(b"ipco", &bx(b"ispe", &ispe));
+    iprp.extend(bx(b"ipma", &[0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0x81]));
+    let mut meta = vec![0, 0, 0, 0];
+    meta.extend(bx(b"pitm", &[0, 0, 0, 0, 0, 1]));
+    meta.extend(bx(b"iloc", &iloc));
+    meta.extend(bx(b"iprp", &iprp));
+    let mut file = bx(b"ftyp", b"avif\0\0\0\0avifmif1");
+    file.extend(bx(b"meta", &meta));
+    file
+}
+
+#[tokio::test]
+async fn an_avif_iloc_bomb_gets_a_quick_422_on_info() {
+    // 1024 x 65535 extents: 1 GiB of extent list if believed; 65535 x 65535: 64 GiB.
+    let thousand = avif_with_iloc_bomb(1024, 65_535);
+    let all = avif_with_iloc_bomb(65_535, 65_535);
+    assert!(all.len() < 512 * 1024);
+    let app = server_with(&[("thousand.avif", &thousand), ("all.avif", &all)]).await;
+    for name in ["thousand.avif", "all.avif"] {
+        for path in [format!("/info/{name}"), format!("/img/{name}?w=20")] {
+            let started = std::time::Instant::now();
+            let res = app.get(&path).await;
+            let elapsed = started.elapsed();
+            assert_eq!(res.status(), 422, "{path}");
+            let (code, message) = support::error_of(&res.bytes().await.unwrap());
+            assert_eq!(code, "unsupported_source", "{path}: {message}");
+            assert!(
+                elapsed < std::time::Duration::from_secs(5),
+                "{path} took {elapsed:?}"
+            );
         }
     }
 }

@@ -32,6 +32,9 @@ pub fn letterbox(src: Bitmap, canvas: (u32, u32), offset: (u32, u32), bg: Rgb) -
     // The plan keeps the image inside the canvas; clamp anyway so a bad plan cannot panic.
     let w = (src.width).min(canvas.0.saturating_sub(offset.0)) as usize;
     let h = (src.height).min(canvas.1.saturating_sub(offset.1)) as usize;
+    if w == 0 {
+        return out;
+    }
     for y in 0..h {
         let s = &src.data[y * src.row_len()..][..w * n];
         let d = ((offset.1 as usize + y) * canvas.0 as usize + offset.0 as usize) * 3;

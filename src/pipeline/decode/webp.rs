@@ -61,15 +61,15 @@ fn first_frame(bytes: &[u8], memory_limit: u64) -> Result<Bitmap> {
 
 /// The payload of the ICCP chunk, if any.
 fn iccp_chunk(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut pos = 12;
-    while pos + 8 <= bytes.len() {
-        let kind = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().ok()?) as usize;
-        let data = bytes.get(pos + 8..pos + 8 + len)?;
-        if kind == b"ICCP" {
+    let mut pos = 12usize;
+    while let Some(head) = bytes.get(pos..pos.checked_add(8)?) {
+        let len = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
+        let end = (pos + 8).checked_add(len)?;
+        let data = bytes.get(pos + 8..end)?;
+        if &head[..4] == b"ICCP" {
             return Some(data.to_vec());
         }
-        pos += 8 + len + (len & 1);
+        pos = end + (len & 1);
     }
     None
 }

@@ -1,9 +1,33 @@
 //! AVIF (HEIF) container: just enough of ISOBMFF to find the primary item, its size (ispe),
 //! its rotation/mirror (irot/imir), its alpha auxiliary item and where each item's AV1 data
 //! lives (iloc). Used by the header reader and by the AVIF decoder.
+//!
+//! Every count in the file (items, extents, properties, associations, references) is checked
+//! against the bytes that remain before anything is allocated for it, and capped: a few
+//! hundred bytes that declare millions of zero-sized extents are refused, not believed.
 
 use super::{Cursor, Header, HeaderResult};
 use crate::pipeline::ImageFormat;
+
+/// Far above what encoders write (libavif: one extent per item, a handful of items and
+/// properties; a large grid has a few hundred tiles), far below what costs memory. A file
+/// that declares more is refused.
+const MAX_ITEMS: usize = 4096;
+/// Extents over all the items of an `iloc` box.
+const MAX_EXTENTS: usize = 4096;
+const MAX_PROPERTIES: usize = 4096;
+/// Property indices over all the `ipma` entries.
+const MAX_ASSOCIATIONS: usize = 16_384;
+const MAX_REFERENCES: usize = 4096;
+
+/// Pushes `value` unless `vec` already holds `max` entries of `what`.
+fn push_bounded<T>(vec: &mut Vec<T>, value: T, max: usize, what: &str) -> HeaderResult<()> {
+    if vec.len() >= max {
+        return Err(format!("more than {max} {what}"));
+    }
+    vec.push(value);
+    Ok(())
+}
 
 /// One image item of the file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,7 +65,13 @@ impl AvifFile {
         match item.extents.as_slice() {
             [one] => Ok(std::borrow::Cow::Borrowed(slice(one)?)),
             many => {
-                let mut v = Vec::new();
+                // Extents may overlap: their sum, not the file, would size the buffer.
+                let total = many
+                    .iter()
+                    .try_fold(0usize, |sum, &(_, len)| sum.checked_add(len))
+                    .filter(|&total| total <= bytes.len())
+                    .ok_or("item data larger than the file")?;
+                let mut v = Vec::with_capacity(total);
                 for e in many {
                     v.extend_from_slice(slice(e)?);
                 }
@@ -92,13 +122,14 @@ fn boxes(bytes: &[u8]) -> impl Iterator<Item = HeaderResult<([u8; 4], &[u8])>> {
 }
 
 #[derive(Default)]
-struct Property {
+struct Property<'a> {
     kind: [u8; 4],
     ispe: Option<(u32, u32)>,
     irot: u8,
     imir: Option<u8>,
     alpha_aux: bool,
-    icc: Option<Vec<u8>>,
+    /// Borrowed: only the profile of the items actually used is copied.
+    icc: Option<&'a [u8]>,
 }
 
 pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
@@ -115,7 +146,7 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
     let mut primary_id = None;
     let mut locations: Vec<(u32, Vec<(usize, usize)>)> = Vec::new();
     let mut properties: Vec<Property> = Vec::new();
-    let mut associations: Vec<(u32, Vec<u16>)> = Vec::new();
+    let mut associations: Vec<Association> = Vec::new();
     let mut aux_refs: Vec<(u32, u32)> = Vec::new(); // (aux item, main item)
     let mut item_types: Vec<(u32, [u8; 4])> = Vec::new();
 
@@ -153,7 +184,8 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
                         d.be32()?
                     };
                     d.skip(2)?;
-                    item_types.push((id, d.take(4)?.try_into().expect("4 bytes")));
+                    let kind = d.take(4)?.try_into().expect("4 bytes");
+                    push_bounded(&mut item_types, (id, kind), MAX_ITEMS, "items")?;
                 }
             }
             b"iloc" => locations = parse_iloc(&mut c)?,
@@ -172,10 +204,11 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
                     };
                     let from = id(&mut d)?;
                     let count = d.be16()?;
+                    // Each reference reads its bytes first, so the loop ends with the box.
                     for _ in 0..count {
                         let to = id(&mut d)?;
                         if &k == b"auxl" {
-                            aux_refs.push((from, to));
+                            push_bounded(&mut aux_refs, (from, to), MAX_REFERENCES, "references")?;
                         }
                     }
                 }
@@ -186,10 +219,11 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
                     if &k == b"ipco" {
                         for p in boxes(child) {
                             let (pk, pbody) = p?;
-                            properties.push(parse_property(pk, pbody));
+                            let property = parse_property(pk, pbody);
+                            push_bounded(&mut properties, property, MAX_PROPERTIES, "properties")?;
                         }
                     } else if &k == b"ipma" {
-                        associations.extend(parse_ipma(child)?);
+                        parse_ipma(child, &mut associations)?;
                     }
                 }
             }
@@ -225,7 +259,7 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
             .find(|(i, _)| *i == id)
             .map(|(_, e)| e.clone())
             .ok_or("item without location")?;
-        let icc = props.iter().find_map(|p| p.icc.clone());
+        let icc = props.iter().find_map(|p| p.icc.map(<[u8]>::to_vec));
         Ok(Item {
             id,
             width,
@@ -271,7 +305,7 @@ pub fn parse(bytes: &[u8]) -> HeaderResult<AvifFile> {
     })
 }
 
-fn parse_property(kind: [u8; 4], body: &[u8]) -> Property {
+fn parse_property(kind: [u8; 4], body: &[u8]) -> Property<'_> {
     let mut p = Property {
         kind,
         ..Default::default()
@@ -292,37 +326,56 @@ fn parse_property(kind: [u8; 4], body: &[u8]) -> Property {
                 || name == b"urn:mpeg:hevc:2015:auxid:1";
         }
         b"colr" if body.len() > 4 && (&body[..4] == b"prof" || &body[..4] == b"rICC") => {
-            p.icc = Some(body[4..].to_vec());
+            p.icc = Some(&body[4..]);
         }
         _ => {}
     }
     p
 }
 
-fn parse_ipma(body: &[u8]) -> HeaderResult<Vec<(u32, Vec<u16>)>> {
+/// One item's associated property indices (1-based; 0 means none).
+type Association = (u32, Vec<u16>);
+
+/// Appends the entries of one `ipma` box to `out`.
+fn parse_ipma(body: &[u8], out: &mut Vec<Association>) -> HeaderResult<()> {
     let mut c = Cursor::new(body);
     let version = c.u8()?;
     let flags = c.take(3)?[2];
-    let count = c.be32()?;
-    let mut out = Vec::new();
-    for _ in 0..count.min(65_536) {
+    let count = c.be32()? as usize;
+    let id_len = if version < 1 { 2 } else { 4 };
+    let index_len = if flags & 1 == 1 { 2 } else { 1 };
+    // An entry is at least its id and its index count.
+    if count > c.remaining() / (id_len + 1) {
+        return Err("ipma declares more entries than it holds".into());
+    }
+    let mut indices = out.iter().map(|(_, idx)| idx.len()).sum::<usize>();
+    for _ in 0..count {
         let id = if version < 1 {
             u32::from(c.be16()?)
         } else {
             c.be32()?
         };
-        let n = c.u8()?;
-        let mut idx = Vec::with_capacity(usize::from(n));
+        let n = usize::from(c.u8()?);
+        if n * index_len > c.remaining() {
+            return Err("truncated ipma entry".into());
+        }
+        indices += n;
+        if indices > MAX_ASSOCIATIONS {
+            return Err(format!(
+                "more than {MAX_ASSOCIATIONS} property associations"
+            ));
+        }
+        let mut idx = Vec::with_capacity(n);
         for _ in 0..n {
-            idx.push(if flags & 1 == 1 {
+            idx.push(if index_len == 2 {
                 c.be16()? & 0x7FFF
             } else {
                 u16::from(c.u8()? & 0x7F)
             });
         }
-        out.push((id, idx));
+        push_bounded(out, (id, idx), MAX_ITEMS, "ipma entries")?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An item id and its extents (offset, length) in the file.
@@ -335,21 +388,37 @@ fn parse_iloc(c: &mut Cursor) -> HeaderResult<Vec<ItemLocation>> {
     let b = c.u8()?;
     let (offset_size, length_size, base_size) = (a >> 4, a & 15, b >> 4);
     let index_size = if version >= 1 { b & 15 } else { 0 };
+    if [offset_size, length_size, base_size, index_size]
+        .iter()
+        .any(|s| !matches!(s, 0 | 4 | 8))
+    {
+        return Err("bad iloc field size".into());
+    }
+    let id_len = if version < 2 { 2 } else { 4 };
     let count = if version < 2 {
-        u32::from(c.be16()?)
+        usize::from(c.be16()?)
     } else {
-        c.be32()?
+        c.be32()? as usize
     };
+    // An item is at least its id, construction method, data reference, base and extent count.
+    let item_len = id_len + if version >= 1 { 2 } else { 0 } + 2 + usize::from(base_size) + 2;
+    if count > c.remaining() / item_len {
+        return Err("iloc declares more items than it holds".into());
+    }
+    if count > MAX_ITEMS {
+        return Err(format!("more than {MAX_ITEMS} items"));
+    }
+    let extent_len = usize::from(index_size) + usize::from(offset_size) + usize::from(length_size);
     let sized = |c: &mut Cursor, n: u8| -> HeaderResult<u64> {
         Ok(match n {
-            0 => 0,
             4 => u64::from(c.be32()?),
             8 => c.be64()?,
-            _ => return Err("bad iloc field size".into()),
+            _ => 0,
         })
     };
-    let mut out = Vec::new();
-    for _ in 0..count.min(65_536) {
+    let mut out = Vec::with_capacity(count);
+    let mut total_extents = 0usize;
+    for _ in 0..count {
         let id = if version < 2 {
             u32::from(c.be16()?)
         } else {
@@ -363,8 +432,16 @@ fn parse_iloc(c: &mut Cursor) -> HeaderResult<Vec<ItemLocation>> {
         }
         c.skip(2)?; // data reference index
         let base = sized(c, base_size)?;
-        let extents = c.be16()?;
-        let mut v = Vec::new();
+        let extents = usize::from(c.be16()?);
+        if extents * extent_len > c.remaining() {
+            return Err("iloc declares more extents than it holds".into());
+        }
+        // Zero-sized fields make extents free to declare: the total is what bounds them.
+        total_extents += extents;
+        if total_extents > MAX_EXTENTS {
+            return Err(format!("more than {MAX_EXTENTS} iloc extents"));
+        }
+        let mut v = Vec::with_capacity(extents);
         for _ in 0..extents {
             sized(c, index_size)?;
             let off = base
@@ -378,4 +455,110 @@ fn parse_iloc(c: &mut Cursor) -> HeaderResult<Vec<ItemLocation>> {
         out.push((id, v));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// An ISOBMFF box.
+    pub(crate) fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = (8 + body.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// A version-0 `iloc` body: `items` items, each with `extents` extents whose offset and
+    /// length fields are zero bytes long (so they cost nothing to declare).
+    pub(crate) fn zero_field_iloc(items: u16, extents: u16) -> Vec<u8> {
+        let mut body = vec![0, 0, 0, 0, 0x00, 0x00];
+        body.extend_from_slice(&items.to_be_bytes());
+        for id in 1..=items {
+            body.extend_from_slice(&id.to_be_bytes());
+            body.extend_from_slice(&[0, 0]);
+            body.extend_from_slice(&extents.to_be_bytes());
+        }
+        body
+    }
+
+    /// A whole AVIF file (no AV1 data) whose meta box holds `iloc`: primary item 1, 64x48.
+    pub(crate) fn avif_with_iloc(iloc: &[u8]) -> Vec<u8> {
+        let mut ispe = vec![0; 4];
+        ispe.extend_from_slice(&64u32.to_be_bytes());
+        ispe.extend_from_slice(&48u32.to_be_bytes());
+        let ipco = bx(b"ipco", &bx(b"ispe", &ispe));
+        let ipma = bx(b"ipma", &[0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0x81]);
+        let mut iprp = ipco;
+        iprp.extend(ipma);
+        let mut meta = vec![0, 0, 0, 0];
+        meta.extend(bx(b"pitm", &[0, 0, 0, 0, 0, 1]));
+        meta.extend(bx(b"iloc", iloc));
+        meta.extend(bx(b"iprp", &iprp));
+        let mut file = bx(b"ftyp", b"avif\0\0\0\0avifmif1");
+        file.extend(bx(b"meta", &meta));
+        file
+    }
+
+    #[test]
+    fn a_small_file_parses() {
+        let mut iloc = vec![0, 0, 0, 0, 0x44, 0x00, 0, 1, 0, 1, 0, 0, 0, 1];
+        iloc.extend_from_slice(&100u32.to_be_bytes());
+        iloc.extend_from_slice(&7u32.to_be_bytes());
+        let file = parse(&avif_with_iloc(&iloc)).unwrap();
+        assert_eq!((file.primary.width, file.primary.height), (64, 48));
+        assert_eq!(file.primary.extents, [(100, 7)]);
+    }
+
+    #[test]
+    fn zero_sized_extents_are_bounded_not_believed() {
+        // 1024 items x 65535 extents in 6 KiB: believed, that is 1 GiB of (offset, length).
+        let iloc = zero_field_iloc(1024, 65_535);
+        assert!(iloc.len() < 8 * 1024);
+        let err = parse_iloc(&mut Cursor::new(&iloc)).unwrap_err();
+        assert!(err.contains("extents"), "{err}");
+        assert!(parse(&avif_with_iloc(&iloc)).is_err());
+        // 65535 items: over the item cap before any extent is read.
+        let err = parse_iloc(&mut Cursor::new(&zero_field_iloc(65_535, 65_535))).unwrap_err();
+        assert!(err.contains("items"), "{err}");
+    }
+
+    #[test]
+    fn what_is_kept_stays_within_the_caps() {
+        // Right at the caps: accepted, and what is held is what the caps allow.
+        let items = zero_field_iloc(1024, 4);
+        let locations = parse_iloc(&mut Cursor::new(&items)).unwrap();
+        assert_eq!(locations.len(), 1024);
+        let held: usize = locations.iter().map(|(_, e)| e.capacity()).sum();
+        assert_eq!(held, MAX_EXTENTS);
+    }
+
+    #[test]
+    fn counts_beyond_the_bytes_are_refused() {
+        // 4000 items declared, one present.
+        let mut iloc = zero_field_iloc(1, 1);
+        iloc[6..8].copy_from_slice(&4000u16.to_be_bytes());
+        let err = parse_iloc(&mut Cursor::new(&iloc)).unwrap_err();
+        assert!(err.contains("more items than it holds"), "{err}");
+        // 2^32-1 ipma entries declared in a 20-byte box.
+        let ipma = [0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1, 1, 0x81];
+        let mut out = Vec::new();
+        assert!(parse_ipma(&ipma, &mut out).is_err());
+        assert!(out.capacity() <= 1);
+    }
+
+    #[test]
+    fn overlapping_extents_cannot_multiply_the_file() {
+        let bytes = vec![0u8; 1000];
+        let item = Item {
+            extents: vec![(0, 1000); 50],
+            ..Item::default()
+        };
+        assert!(AvifFile::default().data(&bytes, &item).is_err());
+        let item = Item {
+            extents: vec![(0, 500), (500, 500)],
+            ..Item::default()
+        };
+        assert_eq!(AvifFile::default().data(&bytes, &item).unwrap().len(), 1000);
+    }
 }

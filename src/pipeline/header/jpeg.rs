@@ -81,7 +81,11 @@ pub fn read_full(bytes: &[u8]) -> HeaderResult<(Header, JpegInfo)> {
             0xE1 if segment.starts_with(b"Exif\0\0") => {
                 orientation = crate::pipeline::exif::orientation(&segment[6..]);
             }
-            0xE2 if segment.starts_with(b"ICC_PROFILE\0") && segment.len() >= 14 => {
+            // The chunk number is a byte: more chunks than that are not one profile.
+            0xE2 if segment.starts_with(b"ICC_PROFILE\0")
+                && segment.len() >= 14
+                && icc_chunks.len() < 255 =>
+            {
                 icc_chunks.push((segment[12], &segment[14..]));
             }
             0xEE if segment.starts_with(b"Adobe") && segment.len() >= 12 => {

@@ -20,7 +20,15 @@ pub fn read(bytes: &[u8]) -> HeaderResult<Header> {
         let kind = c.take(4)?;
         let len = c.le32()? as usize;
         // A truncated last chunk still lets the header be known; the decoder will complain.
-        let data = c.take(len).unwrap_or(&c.bytes[c.pos..]);
+        // Its declared length is never believed past the end of the file.
+        let data = match c.take(len) {
+            Ok(data) => data,
+            Err(_) => {
+                let rest = &c.bytes[c.pos..];
+                c.pos = c.bytes.len();
+                rest
+            }
+        };
         c.pos = c.pos.saturating_add(len & 1).min(c.bytes.len());
         match kind {
             b"VP8X" => {

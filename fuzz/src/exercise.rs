@@ -1,0 +1,56 @@
+//! One input through the pipeline's public entry points, as the server would take it: sniff,
+//! probe (header and limits), then a small render (decode, resize, colour, orientation,
+//! letterbox, alpha flattening, encode). Refusals are fine; a panic or an `Internal` error
+//! (a 500 to the client) is a finding.
+
+use imgserver::pipeline::{
+    probe, render, sniff, Fit, Gravity, ImageFormat, PipelineError, PipelineSettings, RenderSpec,
+    Rgb,
+};
+
+/// Tighter than the defaults so that one input costs milliseconds, not a 50 MP decode; the
+/// parsers' own bounds do not depend on these.
+pub fn settings() -> PipelineSettings {
+    PipelineSettings {
+        max_width: 256,
+        max_height: 256,
+        max_source_pixels: 1_000_000,
+        ..PipelineSettings::default()
+    }
+}
+
+/// Letterboxed (contain) into JPEG: exercises the letterbox and the alpha flattening too.
+pub fn spec() -> RenderSpec {
+    RenderSpec {
+        width: Some(48),
+        height: Some(32),
+        fit: Fit::Contain,
+        gravity: Gravity::Center,
+        enlarge: false,
+        background: Rgb::WHITE,
+        format: ImageFormat::Jpeg,
+        quality: 80,
+        animate: false,
+    }
+}
+
+/// Runs `bytes` through the pipeline; with `only`, inputs sniffed as another format stop after
+/// the sniff (each fuzz target spends its time on one format). Panics on an `Internal` error.
+pub fn exercise(bytes: &[u8], only: Option<ImageFormat>) {
+    let format = sniff(bytes);
+    if only.is_some() && format != only {
+        return;
+    }
+    let settings = settings();
+    let probed = probe(bytes, &settings);
+    assert_not_internal(&probed);
+    if probed.is_ok() {
+        assert_not_internal(&render(bytes, &spec(), &settings));
+    }
+}
+
+fn assert_not_internal<T>(result: &Result<T, PipelineError>) {
+    if let Err(PipelineError::Internal(e)) = result {
+        panic!("input caused an internal error: {e:#}");
+    }
+}
