@@ -323,4 +323,28 @@ mod tests {
         assert_eq!(load("quality").shrink_on_load, ShrinkOnLoad::Quality);
         assert_eq!(load("fast").webp_method, 2);
     }
+
+    #[test]
+    fn the_source_budget_holds_at_least_one_source() {
+        let load = |budget: &str| {
+            Settings::load(&LoadOptions::with_overrides([
+                ("limits.source_bytes_in_flight", budget),
+                ("images.max_source_bytes", "8MiB"),
+            ]))
+        };
+        assert_eq!(
+            load("8MiB").unwrap().limits.source_bytes_in_flight,
+            8 * 1024 * 1024
+        );
+        let refused = format!("{:#}", load("4MiB").unwrap_err());
+        assert!(
+            refused.contains("limits.source_bytes_in_flight"),
+            "{refused}"
+        );
+        let defaults = Settings::load(&LoadOptions::with_overrides(Vec::<(String, String)>::new()));
+        assert_eq!(
+            defaults.unwrap().limits.source_bytes_in_flight,
+            256 * 1024 * 1024
+        );
+    }
 }
