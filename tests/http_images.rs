@@ -665,9 +665,10 @@ async fn big_originals_are_streamed_within_the_source_budget() {
         "8 stalled originals hold {held} bytes of source"
     );
 
-    let res = app.get("/info/heavy.png").await;
-    assert_eq!(res.status(), 200, "/info reads a prefix");
-    let v: serde_json::Value = res.json().await.unwrap();
+    // Fresh connections (raw_get): a pooled one may have idled past keep-alive meanwhile.
+    let res = app.raw_get("/info/heavy.png").await;
+    assert_eq!(res.status, 200, "/info reads a prefix: {}", res.body_text());
+    let v: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
     assert_eq!(v["bytes"], 39 * MIB + MIB / 2);
     assert_eq!(v["format"], "png");
     let (_, w, h) = decode(&head);
@@ -675,9 +676,9 @@ async fn big_originals_are_streamed_within_the_source_budget() {
         (v["width"].as_u64(), v["height"].as_u64()),
         (Some(w.into()), Some(h.into()))
     );
-    let res = app.get("/img/heavy.png").await;
-    assert_eq!(res.status(), 200, "an original is streamed");
-    assert_eq!(res.bytes().await.unwrap().len() as u64, 39 * MIB + MIB / 2);
+    let res = app.raw_get("/img/heavy.png").await;
+    assert_eq!(res.status, 200, "an original is streamed");
+    assert_eq!(res.body.len() as u64, 39 * MIB + MIB / 2);
 
     let res = app.raw_get("/img/heavy.png?w=10").await;
     assert_eq!(res.status, 503, "{}", res.body_text());
@@ -699,9 +700,9 @@ async fn big_originals_are_streamed_within_the_source_budget() {
         assert_eq!(&body[..head.len()], &head[..], "byte for byte");
         assert!(body[head.len()..].iter().all(|&b| b == 0));
     }
-    let res = app.get("/img/heavy.png?w=10").await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(decode(&res.bytes().await.unwrap()).1, 10);
+    let res = app.raw_get("/img/heavy.png?w=10").await;
+    assert_eq!(res.status, 200, "{}", res.body_text());
+    assert_eq!(decode(&res.body).1, 10);
     assert_eq!(budget.in_use(), 0, "everything charged is given back");
 }
 

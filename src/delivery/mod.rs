@@ -137,12 +137,14 @@ impl Delivery {
     }
 
     /// Resolves the URL path below `/img/` or `/info/`, one set of rules for both: segments
-    /// decoded once and walked inside the root; what follows a file must be path-grammar
-    /// parameters (`/400x300/q80/webp`), applied to `params`, never ignored.
+    /// decoded once and walked inside the root; what follows a file is handed back, and must
+    /// pass [`apply_path_params`](Self::apply_path_params) (never ignored).
     fn resolve(&self, segments: &[String]) -> Result<Resolution, SourceError> {
         source::resolve(self.source.as_ref(), segments, is_path_param)
     }
 
+    /// Checks the path-grammar parameters (`/400x300/q80/webp`) that followed the file and
+    /// applies them to `params`; anything else after a file is a 400.
     fn apply_path_params(
         &self,
         params: &mut RawParams,
