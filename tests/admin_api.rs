@@ -332,3 +332,62 @@ async fn gitupdate_failures_use_goimgserver_codes() {
         .unwrap()
         .starts_with("git update failed: "));
 }
+
+#[tokio::test]
+async fn commands_are_under_the_admin_limit_and_audited_like_every_control_call() {
+    support::audit_lines();
+    let app = TestApp::spawn_with(&[
+        ("admin.token", ADMIN_TOKEN),
+        ("limits.admin_per_minute", "3"),
+    ])
+    .await;
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 51]))
+        .build()
+        .unwrap();
+    let right = format!("Bearer {ADMIN_TOKEN}");
+    let send = |method: &str, path: &str, auth: &str| {
+        client
+            .request(method.parse().unwrap(), app.url(path))
+            .header("Authorization", auth.to_string())
+            .send()
+    };
+    let wrong = "Bearer not-the-admin-token-0123";
+    // A guess on the studio's API and one on a command draw from the same budget.
+    assert_eq!(send("GET", "/api/tree", wrong).await.unwrap().status(), 200);
+    let res = send("POST", "/cmd/gitupdate", wrong).await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(
+        send("POST", "/cmd/clear", &right).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        send("POST", "/cmd/clear", &right).await.unwrap().status(),
+        429
+    );
+    let res = send("GET", "/admin/cache/stats", &right).await.unwrap();
+    assert_eq!(res.status(), 429);
+
+    let lines: Vec<(String, u64, String)> = support::audit_lines()
+        .into_iter()
+        .filter(|l| l["fields"]["client_ip"] == "127.0.0.51")
+        .map(|l| {
+            let f = &l["fields"];
+            (
+                f["action"].as_str().unwrap().to_string(),
+                f["status"].as_u64().unwrap(),
+                f["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("api.tree", 200, "denied"),
+        ("cmd.gitupdate", 401, "denied"),
+        ("cmd.clear", 200, "ok"),
+        ("cmd", 429, "rate_limited"),
+        ("admin", 429, "rate_limited"),
+    ]
+    .map(|(a, s, o)| (a.to_string(), s, o.to_string()));
+    assert_eq!(lines, expected);
+}

@@ -23,7 +23,17 @@ async fn json_of(res: reqwest::Response) -> Value {
 }
 
 async fn tree(app: &TestApp, query: &str) -> (u16, Value) {
-    let res = raw_request(app.port, "GET", &format!("/api/tree{query}"), &[]).await;
+    tree_as(app, query, None).await
+}
+
+/// `/api/tree{query}`, with `Authorization: Bearer <token>` when given.
+async fn tree_as(app: &TestApp, query: &str, token: Option<&str>) -> (u16, Value) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|b| ("Authorization", b.as_str()))
+        .collect();
+    let res = raw_request(app.port, "GET", &format!("/api/tree{query}"), &headers).await;
     let body: Value = serde_json::from_slice(&res.body).unwrap_or_else(|_| {
         panic!("JSON from /api/tree{query}: {}", res.body_text());
     });
@@ -440,8 +450,8 @@ async fn sign_adds_a_verifiable_signature() {
     let (_, empty) = sign(&app, json!({"urls": []})).await;
     assert_eq!(empty, json!({"urls": []}));
 
-    // The gallery's thumbnails come signed too, so it works before anyone signs in.
-    let (_, root) = tree(&app, "").await;
+    // With the token the gallery's thumbnails come signed too.
+    let (_, root) = tree_as(&app, "", Some(TOKEN)).await;
     let storm = image(&root, "storm.jpg");
     for candidate in storm["thumb"]["srcset"].as_str().unwrap().split(", ") {
         let url = candidate.split(' ').next().unwrap();
@@ -459,7 +469,7 @@ async fn sign_adds_a_verifiable_signature() {
     let url = reply["url"].as_str().unwrap();
     assert!(url.starts_with("/img/storm.jpg?s="), "{url}");
     assert_eq!(signature_of(url), expected_signature(url));
-    let (_, root) = tree(&app, "").await;
+    let (_, root) = tree_as(&app, "", Some(TOKEN)).await;
     assert!(image(&root, "storm.jpg")["original"]
         .as_str()
         .unwrap()
@@ -594,4 +604,171 @@ async fn status_reports_the_served_commit_and_last_sync() {
     let v: Value = app.get("/api/status").await.json().await.unwrap();
     assert_eq!(v["source"]["commit"], second.to_string());
     assert!(v["source"]["synced_at"].as_str().unwrap().ends_with('Z'));
+}
+
+fn client_from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// The audit lines written for requests from `127.0.0.<last>`.
+fn audit_of(last: u8) -> Vec<Value> {
+    let ip = format!("127.0.0.{last}");
+    support::audit_lines()
+        .into_iter()
+        .filter(|l| l["fields"]["client_ip"] == ip.as_str())
+        .collect()
+}
+
+async fn status_of(req: reqwest::RequestBuilder) -> u16 {
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn token_guesses_on_the_api_are_rate_limited_and_audited() {
+    support::audit_lines();
+    const GUESS: &str = "Bearer guessed-token-0123456789";
+    let app =
+        TestApp::spawn_with(&[("admin.token", TOKEN), ("limits.admin_per_minute", "3")]).await;
+    let (browser, guesser, bystander) = (client_from(31), client_from(32), client_from(33));
+    // Browsing the open gallery tries no secret: not a control-plane call, never limited.
+    for _ in 0..5 {
+        assert_eq!(status_of(browser.get(app.url("/api/tree"))).await, 200);
+    }
+    assert!(audit_of(31).is_empty(), "{:?}", audit_of(31));
+
+    // A wrong token on open data is served as anonymous, but counts as a guess.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let req = guesser
+            .get(app.url("/api/tree"))
+            .header("Authorization", GUESS);
+        statuses.push(status_of(req).await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    let sign = |c: &reqwest::Client| {
+        c.post(app.url("/api/sign"))
+            .header("Authorization", GUESS)
+            .json(&json!({"urls": []}))
+    };
+    assert_eq!(status_of(sign(&guesser)).await, 429, "one budget for all");
+    let status = guesser
+        .get(app.url("/api/status"))
+        .header("Authorization", GUESS);
+    assert_eq!(status_of(status).await, 429);
+    // Even the right token now waits: the budget is the client's, not the guess's.
+    let right = guesser
+        .get(app.url("/api/tree"))
+        .header("Authorization", format!("Bearer {TOKEN}"));
+    assert_eq!(status_of(right).await, 429);
+    assert_eq!(status_of(sign(&bystander)).await, 401, "others keep theirs");
+
+    let lines = audit_of(32);
+    let denied: Vec<_> = lines
+        .iter()
+        .filter(|l| l["fields"]["outcome"] == "denied")
+        .collect();
+    assert_eq!(denied.len(), 3, "{lines:?}");
+    assert!(denied
+        .iter()
+        .all(|l| l["fields"]["action"] == "api.tree" && l["fields"]["status"] == 200));
+    let limited = lines
+        .iter()
+        .filter(|l| l["fields"]["status"] == 429 && l["fields"]["outcome"] == "rate_limited")
+        .count();
+    assert_eq!(limited, 4, "{lines:?}");
+    assert!(!format!("{lines:?}").contains("guessed-token"));
+    let bystander = audit_of(33);
+    assert_eq!(bystander.len(), 1);
+    assert_eq!(
+        (
+            &bystander[0]["fields"]["action"],
+            &bystander[0]["fields"]["status"]
+        ),
+        (&json!("api.sign"), &json!(401))
+    );
+
+    // With ui.require_token the same guesses are 401 until the limit, then 429.
+    let app = TestApp::spawn_with(&[
+        ("admin.token", TOKEN),
+        ("ui.require_token", "true"),
+        ("limits.admin_per_minute", "3"),
+    ])
+    .await;
+    let guesser = client_from(34);
+    let mut statuses = Vec::new();
+    for path in ["/api/tree", "/api/status", "/api/tree", "/api/tree"] {
+        statuses.push(status_of(guesser.get(app.url(path))).await);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429], "no token at all counts too");
+    let outcomes: Vec<_> = audit_of(34)
+        .iter()
+        .map(|l| l["fields"]["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["denied", "denied", "denied", "rate_limited"]);
+}
+
+/// Every `/img/` URL an `/api/tree` answer hands out.
+fn image_urls(folder: &Value) -> Vec<String> {
+    let mut urls = Vec::new();
+    for image in folder["images"].as_array().unwrap() {
+        urls.push(image["url"].as_str().unwrap().to_string());
+        urls.push(image["original"].as_str().unwrap().to_string());
+        urls.push(image["thumb"]["src"].as_str().unwrap().to_string());
+        for candidate in image["thumb"]["srcset"].as_str().unwrap().split(", ") {
+            if let Some(url) = candidate.split(' ').next().filter(|u| !u.is_empty()) {
+                urls.push(url.to_string());
+            }
+        }
+    }
+    urls
+}
+
+#[tokio::test]
+async fn anonymous_listings_hand_out_only_what_anonymous_clients_may_fetch() {
+    let app = TestApp::spawn_with(&[
+        ("admin.token", TOKEN),
+        ("security.signing_key", KEY),
+        ("security.sign_originals", "true"),
+    ])
+    .await;
+    let (status, root) = tree(&app, "").await;
+    assert_eq!(status, 200);
+    let urls = image_urls(&root);
+    assert!(urls.iter().any(|u| u.starts_with("/img/storm.jpg")));
+    for url in &urls {
+        assert!(
+            !url.contains("s="),
+            "an anonymous listing holds no signature: {url}"
+        );
+        let res = app.get(url).await;
+        assert_eq!(res.status(), 403, "{url}");
+        assert_eq!(error_of(&res.bytes().await.unwrap()).0, "bad_signature");
+    }
+    // With the admin token the studio gets signed URLs, and they fetch the original.
+    let (_, root) = tree_as(&app, "", Some(TOKEN)).await;
+    let original = image(&root, "storm.jpg")["original"].as_str().unwrap();
+    assert!(original.starts_with("/img/storm.jpg?s="), "{original}");
+    let res = app.get(original).await;
+    assert_eq!(res.status(), 200);
+    let (format, width, _) = decode(&res.bytes().await.unwrap());
+    assert_eq!((format.as_str(), width), ("jpeg", 1920));
+    let thumb = image(&root, "storm.jpg")["thumb"]["src"].as_str().unwrap();
+    assert_eq!(app.get(thumb).await.status(), 200, "{thumb}");
+
+    // Signing without sign_originals: originals are open, transforms are not, so an anonymous
+    // gallery shows the originals and every URL it holds fetches.
+    let app = TestApp::spawn_with(&[("admin.token", TOKEN), ("security.signing_key", KEY)]).await;
+    let (_, root) = tree(&app, "").await;
+    let storm = image(&root, "storm.jpg");
+    assert_eq!(storm["thumb"]["src"], "/img/storm.jpg");
+    assert_eq!(storm["thumb"]["srcset"], "");
+    for url in image_urls(&root) {
+        assert!(!url.contains("s="), "{url}");
+    }
+    let original = storm["original"].as_str().unwrap();
+    assert_eq!(app.get(original).await.status(), 200, "{original}");
 }

@@ -70,7 +70,7 @@ fn layers_override_in_order() {
         ("IMGSERVER__IMAGES__ALLOWED_WIDTHS", "320,640"),
         ("IMGSERVER__CACHE__MEMORY_BYTES", "64MiB"),
         ("IMGSERVER__IMAGES__SHRINK_ON_LOAD", "fast"),
-        ("IMGSERVER__ADMIN__TOKEN", "s3cr3t-t0ken"),
+        ("IMGSERVER__ADMIN__TOKEN", "s3cr3t-t0ken-0f-16-bytes"),
         (
             "IMGSERVER__SOURCE__GIT__REMOTE",
             "https://bot:url-t0ken@git.example.org/site.git",
@@ -101,7 +101,7 @@ fn layers_override_in_order() {
     assert_eq!(t["cache"]["memory_bytes"].as_integer(), Some(64 << 20));
     assert_eq!(t["images"]["shrink_on_load"].as_str(), Some("fast"));
     assert!(
-        !out.contains("s3cr3t-t0ken") && !err.contains("s3cr3t-t0ken"),
+        !out.contains("s3cr3t-t0ken-0f-16-bytes") && !err.contains("s3cr3t-t0ken-0f-16-bytes"),
         "secrets are masked"
     );
     assert_eq!(t["admin"]["token"].as_str(), Some("***"));
@@ -171,6 +171,79 @@ fn every_problem_is_reported_together_with_exit_code_2() {
     assert!(err.contains("source.dir"), "{err}");
     let (code, _, _) = run(&["--config", "/no/such/file.toml"], &[]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn short_secrets_are_refused_at_start_with_exit_code_2() {
+    let (code, out, err) = run(
+        &["--imagesdir", "tests/fixtures"],
+        &[
+            ("IMGSERVER__ADMIN__TOKEN", "short-token"),
+            ("IMGSERVER__WEBHOOK__SECRET", "hook"),
+            ("IMGSERVER__SECURITY__SIGNING_KEY", "0123456789abcde"),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    for key in ["admin.token", "webhook.secret", "security.signing_key"] {
+        let line = err
+            .lines()
+            .find(|l| l.contains(key))
+            .unwrap_or_else(|| panic!("{key} is named in:\n{err}"));
+        assert!(line.contains("at least 16 bytes"), "{line}");
+    }
+    for secret in ["short-token", "0123456789abcde"] {
+        assert!(!err.contains(secret), "the secret itself is never printed");
+    }
+    // 16 bytes is enough.
+    let (code, _, err) = run(
+        &["check-config", "--imagesdir", "tests/fixtures"],
+        &[("IMGSERVER__ADMIN__TOKEN", "0123456789abcdef")],
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn secrets_can_come_from_files_without_their_trailing_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, "token-from-a-file-0123\n").unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "0123456789abcde\n").unwrap();
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let both = write(
+        "both.toml",
+        format!(
+            "[admin]\ntoken_file = \"{}\"\n[webhook]\nsecret_file = \"{}\"\n",
+            token.display(),
+            short.display()
+        ),
+    );
+    let (code, _, err) = run(&["check-config", "--config", &both], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("webhook.secret") && err.contains("is 15 bytes long"),
+        "the newline does not count toward the length: {err}"
+    );
+    assert!(!err.contains("admin.token"), "{err}");
+
+    let admin = write(
+        "admin.toml",
+        format!("[admin]\ntoken_file = \"{}\"\n", token.display()),
+    );
+    let (code, out, err) = run(&["check-config", "--config", &admin], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(effective(&out)["admin"]["token"].as_str(), Some("***"));
+    let (code, _, err) = run(
+        &["check-config", "--config", &admin],
+        &[("IMGSERVER__ADMIN__TOKEN", "an-inline-token-too-0123")],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("not both"), "{err}");
 }
 
 #[test]

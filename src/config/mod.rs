@@ -15,7 +15,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Serialize;
 
-pub use secret::Secret;
+pub use secret::{Secret, MIN_SECRET_BYTES};
 
 use crate::pipeline::{PipelineSettings, ShrinkOnLoad};
 

@@ -120,7 +120,10 @@ section!(RawImages {
 section!(RawHttp {
     cache_control: String
 });
-section!(RawAdmin { token: String });
+section!(RawAdmin {
+    token: String,
+    token_file: String,
+});
 
 section!(RawLimits {
     max_concurrent_renders: usize,
@@ -136,10 +139,14 @@ section!(RawLimits {
 
 section!(RawSecurity {
     signing_key: String,
+    signing_key_file: String,
     sign_originals: bool,
 });
 
-section!(RawWebhook { secret: String });
+section!(RawWebhook {
+    secret: String,
+    secret_file: String,
+});
 
 section!(RawMetrics {
     enabled: bool,

@@ -105,6 +105,50 @@ impl Problems {
     fn secret(&mut self, key: &str, field: Field<String>) -> Option<Secret> {
         Secret::new(self.take(key, field))
     }
+
+    /// A secret this server checks (`key`, or the file named by `key_file`): at least
+    /// [`MIN_SECRET_BYTES`] long, since a short one is guessed.
+    fn server_secret(
+        &mut self,
+        key: &str,
+        field: Field<String>,
+        file_field: Field<String>,
+    ) -> Option<Secret> {
+        let key_file = format!("{key}_file");
+        let inline = self.secret(key, field);
+        let file = non_empty(self.take(&key_file, file_field)).map(PathBuf::from);
+        let secret = match (inline, file) {
+            (Some(_), Some(_)) => {
+                self.add(key, format!("set either {key} or {key_file}, not both"));
+                return None;
+            }
+            (Some(secret), None) => secret,
+            (None, Some(path)) => match Secret::read_file(&path) {
+                Ok(Some(secret)) => secret,
+                Ok(None) => {
+                    self.add(&key_file, format!("{} is empty", path.display()));
+                    return None;
+                }
+                Err(e) => {
+                    self.add(&key_file, format!("cannot read {}: {e}", path.display()));
+                    return None;
+                }
+            },
+            (None, None) => return None,
+        };
+        let length = secret.expose().len();
+        if length < MIN_SECRET_BYTES {
+            self.add(
+                key,
+                format!(
+                    "is {length} bytes long; it must be at least {MIN_SECRET_BYTES} bytes \
+                     (generate one with `openssl rand -hex 32`)"
+                ),
+            );
+            return None;
+        }
+        Some(secret)
+    }
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -342,7 +386,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
 
     p.unknown("admin", &raw.admin.unknown);
     let admin = AdminSettings {
-        token: p.secret("admin.token", raw.admin.token),
+        token: p.server_secret("admin.token", raw.admin.token, raw.admin.token_file),
     };
 
     let l = raw.limits;
@@ -378,13 +422,21 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
 
     p.unknown("security", &raw.security.unknown);
     let security = SecuritySettings {
-        signing_key: p.secret("security.signing_key", raw.security.signing_key),
+        signing_key: p.server_secret(
+            "security.signing_key",
+            raw.security.signing_key,
+            raw.security.signing_key_file,
+        ),
         sign_originals: p.take("security.sign_originals", raw.security.sign_originals),
     };
 
     p.unknown("webhook", &raw.webhook.unknown);
     let webhook = WebhookSettings {
-        secret: p.secret("webhook.secret", raw.webhook.secret),
+        secret: p.server_secret(
+            "webhook.secret",
+            raw.webhook.secret,
+            raw.webhook.secret_file,
+        ),
     };
 
     p.unknown("metrics", &raw.metrics.unknown);

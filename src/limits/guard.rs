@@ -1,24 +1,21 @@
 //! The front door: a middleware run before routing on every request. It refuses oversized
-//! requests (URL over 8 KiB: 414, headers over 16 KiB: 431, admin and webhook bodies over 1 MiB:
-//! 413), works out the [`ClientIp`], and applies the per-client rate limits by path: the image
-//! limit on `/img/` and `/info/`, the admin limit on `/admin/`, `/hooks/` and `/cmd/`. Image
-//! requests also get the client's [`RenderAdmission`], which the image path charges only when it
-//! is about to render.
+//! requests (URL over 8 KiB: 414, headers over 16 KiB: 431), works out the [`ClientIp`], and
+//! applies the per-client rate limits by path: the image limit on `/img/` and `/info/`, the admin
+//! limit on what the control plane's gate governs ([`ControlPlane::governs`]: `/admin/`,
+//! `/hooks/`, `/cmd/`, and `/api/` when a token is presented or needed), whose bodies it also caps
+//! ([`crate::auth::body`]). Image requests also get the client's [`RenderAdmission`], which the
+//! image path charges only when it is about to render.
 
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::error::PayloadError;
-use actix_web::http::header;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use ipnet::IpNet;
 
+use crate::auth::{audit, body::cap_payload, under, ControlPlane};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
 
@@ -30,16 +27,14 @@ use crate::metrics::{LimitMetrics, RateLimit};
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Largest header block accepted (names, values and their separators).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Largest body accepted by the admin and webhook endpoints.
-pub const MAX_ADMIN_BODY_BYTES: u64 = 1024 * 1024;
 
 const IMAGE_PREFIXES: [&str; 2] = ["/img", "/info"];
-const ADMIN_PREFIXES: [&str; 3] = ["/admin", "/hooks", "/cmd"];
 
 /// What the middleware needs, shared by every worker (registered as `web::Data<Guard>`).
 pub struct Guard {
     trusted_proxies: Vec<IpNet>,
     limits: Arc<RateLimits>,
+    control: ControlPlane,
 }
 
 impl Guard {
@@ -47,6 +42,7 @@ impl Guard {
         Self {
             trusted_proxies: settings.server.trusted_proxies.clone(),
             limits: Arc::new(RateLimits::from_settings(&settings.limits).with_metrics(metrics)),
+            control: ControlPlane::new(settings),
         }
     }
 
@@ -57,12 +53,6 @@ impl Guard {
     fn client_ip(&self, req: &ServiceRequest) -> IpAddr {
         client_ip::client_ip(req.request(), &self.trusted_proxies)
     }
-}
-
-/// Whether `path` is `prefix` or lies below it.
-fn under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn uri_len(req: &ServiceRequest) -> usize {
@@ -119,54 +109,21 @@ fn admit(req: &mut ServiceRequest) -> Result<(), AppError> {
         // Also with the render limit off: heavy renders are counted per client all the same.
         req.extensions_mut()
             .insert(RenderAdmission::new(guard.limits.clone(), client));
-    } else if ADMIN_PREFIXES.iter().any(|p| under(&path, p)) {
-        guard.limits.check(RateLimit::Admin, client)?;
-        cap_body(req)?;
-    }
-    Ok(())
-}
-
-/// Refuses a declared length over the cap at once, and cuts a streamed (chunked) body off at it.
-fn cap_body(req: &mut ServiceRequest) -> Result<(), AppError> {
-    let too_large = || {
-        AppError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the body is larger than {MAX_ADMIN_BODY_BYTES} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_ADMIN_BODY_BYTES) {
-        return Err(too_large());
-    }
-    let mut seen: u64 = 0;
-    let limited = req.take_payload().map(move |chunk| {
-        let chunk = chunk?;
-        seen += chunk.len() as u64;
-        if seen > MAX_ADMIN_BODY_BYTES {
-            Err(PayloadError::Overflow)
-        } else {
-            Ok(chunk)
+    } else if guard.control.governs(&path, req.headers()) {
+        if let Err(limited) = guard.limits.check(RateLimit::Admin, client) {
+            // Guesses of a secret go on being recorded once they are refused.
+            let refusal = AppError::from(limited);
+            let area = ControlPlane::area(&path);
+            audit(
+                req.request(),
+                &guard.trusted_proxies,
+                area,
+                refusal.status_code(),
+                refusal.code.as_str(),
+            );
+            return Err(refusal);
         }
-    });
-    let boxed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(limited);
-    req.set_payload(Payload::from(boxed));
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_match_whole_segments() {
-        assert!(under("/admin", "/admin"));
-        assert!(under("/admin/cache", "/admin"));
-        assert!(!under("/administrator", "/admin"));
-        assert!(under("/img/a.jpg", "/img"));
-        assert!(!under("/imgx/a.jpg", "/img"));
+        cap_payload(req)?;
     }
+    Ok(())
 }

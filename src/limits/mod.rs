@@ -12,7 +12,7 @@ pub mod source_budget;
 
 pub use catch_panic::catch_panic;
 pub use client_ip::{client_ip, ClientIp};
-pub use guard::{guard, Guard, MAX_ADMIN_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub use guard::{guard, Guard, MAX_HEADER_BYTES, MAX_URI_BYTES};
 pub use rate_limit::{
     IpLimiter, RateLimited, RateLimits, RenderAdmission, MAX_TRACKED_CLIENTS, SWEEP_EVERY,
 };

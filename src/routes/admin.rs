@@ -1,22 +1,21 @@
-//! The admin API under `/admin/`: git pull and status, cache clear and stats. Every call needs
-//! `Authorization: Bearer <admin.token>`; with no token configured the API does not exist
-//! (404), a wrong or missing token is 401, and each call leaves an audit line (client IP,
-//! action, outcome).
+//! The admin API under `/admin/`: git pull and status, cache clear and stats. Every call passes
+//! the control plane's gate ([`crate::auth::gate`]): it needs `Authorization: Bearer
+//! <admin.token>`; with no token configured the API does not exist (404), a wrong or missing
+//! token is 401, and each call leaves an audit line (client IP, action, outcome).
 
 use std::future::Future;
 
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 
-use crate::auth::{audit, bearer_matches};
+use crate::auth::body::{announced_over, read_limited, too_large, CONTROL_BODY_LIMIT};
+use crate::auth::{AdminToken, ControlCall};
 use crate::cache::ClearScope;
 use crate::error::{AppError, ErrorCode};
 use crate::git_sync::{GitSync, Trigger};
 use crate::source::{PathError, RelPath};
 use crate::state::AppState;
-
-use super::body::{announced_over, read_limited, too_large, CONTROL_BODY_LIMIT};
 
 /// The admin routes (and goimgserver's `/cmd/`, which share their token).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,22 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/admin/cache/clear").route(web::post().to(cache_clear)))
         .service(resource("/admin/cache/stats").route(web::get().to(cache_stats)))
         .service(resource("/cmd/{name}").route(web::post().to(super::goimgserver_cmd::command)));
-}
-
-/// Whether an admin request may proceed.
-pub(crate) enum Gate {
-    /// No admin token configured: the admin API does not exist.
-    Off,
-    Denied,
-    Allowed,
-}
-
-pub(crate) fn gate(req: &HttpRequest, state: &AppState) -> Gate {
-    match &state.settings.admin.token {
-        None => Gate::Off,
-        Some(token) if bearer_matches(req, token) => Gate::Allowed,
-        Some(_) => Gate::Denied,
-    }
 }
 
 pub(crate) fn no_such_endpoint() -> HttpResponse {
@@ -55,37 +38,21 @@ async fn guarded(
     action: &str,
     call: impl Future<Output = Result<HttpResponse, AppError>>,
 ) -> HttpResponse {
-    let trusted = &state.settings.server.trusted_proxies;
-    let mut response = match gate(req, state) {
-        Gate::Off => return no_such_endpoint(),
-        Gate::Denied => {
-            let response = unauthorized();
-            audit(req, trusted, action, response.status(), "denied");
-            response
-        }
-        Gate::Allowed => {
+    let gate = ControlCall::new(req, &state.settings, action);
+    match AdminToken::of(req, &state.settings) {
+        AdminToken::NotConfigured => no_such_endpoint(),
+        AdminToken::Absent | AdminToken::Wrong => gate.finish(unauthorized(), "denied"),
+        AdminToken::Right => {
             // Endpoints that ignore their body still refuse a huge one.
-            let call = async {
-                if announced_over(req, CONTROL_BODY_LIMIT) {
-                    return Err(too_large(CONTROL_BODY_LIMIT));
-                }
-                call.await
-            };
-            let (response, outcome) = match call.await {
-                Ok(response) => (response, "ok"),
-                Err(e) => (e.error_response(), e.code.as_str()),
-            };
-            audit(req, trusted, action, response.status(), outcome);
-            response
+            if announced_over(req.headers(), CONTROL_BODY_LIMIT) {
+                return gate.finish_result(Err(too_large(CONTROL_BODY_LIMIT)));
+            }
+            gate.finish_result(call.await)
         }
-    };
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    }
 }
 
-fn unauthorized() -> HttpResponse {
+pub(crate) fn unauthorized() -> HttpResponse {
     let mut response = AppError::new(
         ErrorCode::Unauthorized,
         "missing or wrong admin token (Authorization: Bearer <admin.token>)",

@@ -1,17 +1,22 @@
 //! The studio page's JSON endpoints (README "Studio page"): `GET /api/status` (what the page
 //! needs to know about this server), `GET /api/tree?path=` (one folder of the gallery) and
 //! `POST /api/sign` (signed URLs, admin token only). Who may call them is decided in
-//! [`crate::ui::access`]; everything answered is `Cache-Control: no-store`.
+//! [`crate::ui::access`]; a call that tries or needs the token passes the control plane's gate
+//! ([`crate::auth::gate`]: admin rate limit, audit line); everything answered is
+//! `Cache-Control: no-store`.
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
+use std::future::Future;
+
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::body::read_limited;
+use crate::auth::{no_store, AdminToken, ControlCall};
 use crate::error::{AppError, ErrorCode};
 use crate::request::parse_query;
 use crate::source::{check_component, decode_url_segments, RelPath};
 use crate::state::AppState;
-use crate::ui::access::{check, Need};
+use crate::ui::access::{self, Caller, Need};
 use crate::ui::gallery;
 use crate::ui::links::Links;
 use crate::ui::source_status::{self, SourceStatus};
@@ -48,13 +53,49 @@ struct ImageLimits<'a> {
     presets: &'a std::collections::BTreeMap<String, String>,
 }
 
+/// Runs `handler` for the caller the gate lets through, and ends the call: the audit line when
+/// the token was tried or needed, `no-store` always.
+async fn studio_call<F, Fut>(
+    req: &HttpRequest,
+    state: &AppState,
+    action: &str,
+    need: Need,
+    handler: F,
+) -> HttpResponse
+where
+    F: FnOnce(Caller) -> Fut,
+    Fut: Future<Output = Result<HttpResponse, AppError>>,
+{
+    let visit = access::visit(&state.settings, req, need);
+    let result = match visit.caller {
+        Ok(caller) => handler(caller).await,
+        Err(refusal) => Err(refusal),
+    };
+    if !visit.audited {
+        return no_store(match result {
+            Ok(response) => response,
+            Err(e) => e.error_response(),
+        });
+    }
+    let gate = ControlCall::new(req, &state.settings, action);
+    let denied = visit.token != AdminToken::Right;
+    match result {
+        Ok(response) if denied => gate.finish(response, "denied"),
+        Err(e) if e.code == ErrorCode::Unauthorized => gate.finish(e.error_response(), "denied"),
+        result => gate.finish_result(result),
+    }
+}
+
 /// `GET /api/status`
-pub async fn status(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
+pub async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    studio_call(&req, &state, "api.status", Need::Data, |_| {
+        status_of(state.clone())
+    })
+    .await
+}
+
+async fn status_of(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let settings = &state.settings;
-    check(settings, &req, Need::Data)?;
     let served = state
         .git
         .as_ref()
@@ -69,7 +110,7 @@ pub async fn status(
         }
     };
     let images = &settings.images;
-    Ok(no_store().json(Status {
+    Ok(HttpResponse::Ok().json(Status {
         version: env!("CARGO_PKG_VERSION"),
         signing: settings.security.signing_key.is_some(),
         sign_originals: settings.security.signing_key.is_some() && settings.security.sign_originals,
@@ -90,12 +131,22 @@ pub async fn status(
 }
 
 /// `GET /api/tree?path=cats`
-pub async fn tree(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    check(&state.settings, &req, Need::Data)?;
-    let dir = folder_param(req.query_string())?;
+pub async fn tree(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    studio_call(&req, &state, "api.tree", Need::Data, |caller| {
+        tree_of(state.clone(), req.query_string().to_string(), caller)
+    })
+    .await
+}
+
+async fn tree_of(
+    state: web::Data<AppState>,
+    query: String,
+    caller: Caller,
+) -> Result<HttpResponse, AppError> {
+    let dir = folder_param(&query)?;
     let source = state.delivery.source().clone();
     let settings = state.settings.clone();
-    let folder = web::block(move || gallery::folder(source.as_ref(), &settings, &dir))
+    let folder = web::block(move || gallery::folder(source.as_ref(), &settings, &dir, caller))
         .await
         .map_err(AppError::internal)?
         .map_err(|e| match AppError::from(e) {
@@ -104,7 +155,7 @@ pub async fn tree(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             }
             e => e,
         })?;
-    Ok(no_store().json(folder))
+    Ok(HttpResponse::Ok().json(folder))
 }
 
 /// The one `path` parameter of `/api/tree`, decoded once and checked like any request path.
@@ -141,14 +192,25 @@ pub async fn sign(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
+) -> HttpResponse {
+    studio_call(&req, &state, "api.sign", Need::Admin, |caller| {
+        sign_for(&req, &state, payload, caller)
+    })
+    .await
+}
+
+async fn sign_for(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+    caller: Caller,
 ) -> Result<HttpResponse, AppError> {
     let settings = &state.settings;
-    check(settings, &req, Need::Admin)?;
-    let body = read_body(payload, MAX_SIGN_BODY).await?;
+    let body = read_limited(req, payload, MAX_SIGN_BODY).await?;
     let request: SignRequest = serde_json::from_slice(&body).map_err(|_| {
         AppError::invalid("the body must be JSON: {\"url\": \"/img/...\"} or {\"urls\": [...]}")
     })?;
-    let links = Links::new(settings);
+    let links = Links::new(settings, caller);
     let sign_one = |url: String| -> Result<String, AppError> {
         check_image_url(&url, settings.images.max_width, settings.images.max_height)?;
         Ok(links.finish(url))
@@ -169,7 +231,7 @@ pub async fn sign(
         }
         _ => return Err(AppError::invalid("give either url or urls")),
     };
-    Ok(no_store().json(reply))
+    Ok(HttpResponse::Ok().json(reply))
 }
 
 /// Only well-formed image URLs of this server are signed: `/img/` + a safe path + a valid query.
@@ -189,26 +251,4 @@ fn check_image_url(url: &str, max_width: u32, max_height: u32) -> Result<(), App
     }
     parse_query(query, max_width, max_height)?;
     Ok(())
-}
-
-/// The request body, refused with 413 past `limit` bytes.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, AppError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| AppError::invalid("the request body could not be read"))?;
-        if body.len() + chunk.len() > limit {
-            return Err(AppError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body is over {limit} bytes"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-fn no_store() -> actix_web::HttpResponseBuilder {
-    let mut res = HttpResponse::Ok();
-    res.insert_header(("Cache-Control", "no-store"));
-    res
 }

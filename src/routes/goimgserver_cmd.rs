@@ -1,21 +1,23 @@
 //! goimgserver's commands, `POST /cmd/clear` and `POST /cmd/gitupdate`, for scripts written
 //! against it: the same work as `/admin/cache/clear` and `/admin/git/pull`, behind the same
 //! admin token, answered in goimgserver's JSON shapes (`success`, `message`, `error`, `code`).
-//! Statuses follow the admin API (401, 409, 502, 504), which goimgserver lacked.
+//! Statuses follow the admin API (401, 409, 502, 504), which goimgserver lacked. The commands
+//! pass the control plane's gate like the admin API ([`crate::auth::gate`]): its rate limit,
+//! token check, body limit, audit line and `no-store`.
 
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::auth::audit;
+use crate::auth::body::{announced_over, too_large, CONTROL_BODY_LIMIT};
+use crate::auth::{AdminToken, ControlCall};
 use crate::cache::ClearScope;
 use crate::error::ErrorCode;
 use crate::git_sync::{SyncError, Trigger};
 use crate::state::AppState;
 
-use super::admin::{gate, no_such_endpoint, Gate};
-use super::body::{announced_over, CONTROL_BODY_LIMIT};
+use super::admin::no_such_endpoint;
 
 /// Longest command name echoed back in an `invalid command` error.
 const MAX_ECHOED_NAME: usize = 64;
@@ -25,15 +27,15 @@ pub async fn command(
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let trusted = &state.settings.server.trusted_proxies;
     let action = match name.as_str() {
         "clear" => "cmd.clear",
         "gitupdate" => "cmd.gitupdate",
         _ => "cmd.invalid",
     };
-    let (mut response, outcome) = match gate(&req, &state) {
-        Gate::Off => return no_such_endpoint(),
-        Gate::Denied => {
+    let gate = ControlCall::new(&req, &state.settings, action);
+    let (response, outcome) = match AdminToken::of(&req, &state.settings) {
+        AdminToken::NotConfigured => return no_such_endpoint(),
+        AdminToken::Absent | AdminToken::Wrong => {
             let mut response = failure(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong admin token (Authorization: Bearer <admin.token>)",
@@ -44,15 +46,14 @@ pub async fn command(
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             (response, "denied")
         }
-        Gate::Allowed if announced_over(&req, CONTROL_BODY_LIMIT) => (
-            failure(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the body is larger than 1 MiB",
-                "PAYLOAD_TOO_LARGE",
-            ),
-            ErrorCode::PayloadTooLarge.as_str(),
-        ),
-        Gate::Allowed => match name.as_str() {
+        AdminToken::Right if announced_over(req.headers(), CONTROL_BODY_LIMIT) => {
+            let refusal = too_large(CONTROL_BODY_LIMIT);
+            (
+                failure(refusal.code.status(), &refusal.message, "PAYLOAD_TOO_LARGE"),
+                refusal.code.as_str(),
+            )
+        }
+        AdminToken::Right => match name.as_str() {
             "clear" => (clear(&state).await, "ok"),
             "gitupdate" => git_update(&state).await,
             other => {
@@ -68,11 +69,7 @@ pub async fn command(
             }
         },
     };
-    audit(&req, trusted, action, response.status(), outcome);
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    gate.finish(response, outcome)
 }
 
 async fn clear(state: &AppState) -> HttpResponse {

@@ -3,19 +3,20 @@
 //! The request must prove its origin (GitHub `X-Hub-Signature-256`, Gitea/Forgejo
 //! `X-Gitea-Signature`, GitLab `X-Gitlab-Token`; see [`crate::auth::verify_webhook`]), else
 //! 401. Pings, other events, tag pushes and pushes to other branches are acknowledged (200) and
-//! ignored. Bodies over 1 MiB are 413.
+//! ignored. Bodies over 1 MiB are 413. Like every control-plane call it passes the gate
+//! ([`crate::auth::gate`]): the admin rate limit, the audit line, `no-store`.
 
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::auth::{audit, verify_webhook, Forge};
+use crate::auth::body::{read_limited, CONTROL_BODY_LIMIT};
+use crate::auth::{verify_webhook, ControlCall, Forge};
 use crate::error::{AppError, ErrorCode};
 use crate::git_sync::Trigger;
 use crate::state::AppState;
 
 use super::admin::{git_service, no_such_endpoint};
-use super::body::{read_limited, CONTROL_BODY_LIMIT};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -36,21 +37,11 @@ async fn git(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>
     let Some(secret) = &state.settings.webhook.secret else {
         return no_such_endpoint();
     };
-    let (mut response, outcome) = match handle(&req, payload, &state, secret).await {
-        Ok((response, outcome)) => (response, outcome),
-        Err(e) => (e.error_response(), e.code.as_str()),
-    };
-    audit(
-        &req,
-        &state.settings.server.trusted_proxies,
-        "hooks.git",
-        response.status(),
-        outcome,
-    );
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    let gate = ControlCall::new(&req, &state.settings, "hooks.git");
+    match handle(&req, payload, &state, secret).await {
+        Ok((response, outcome)) => gate.finish(response, outcome),
+        Err(e) => gate.finish(e.error_response(), e.code.as_str()),
+    }
 }
 
 async fn handle(

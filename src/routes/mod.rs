@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod api;
-mod body;
 pub mod goimgserver_cmd;
 pub mod health;
 pub mod hooks;

@@ -2,13 +2,13 @@
 //! open whenever the page is on; its data (`/api/status`, `/api/tree`) reveals file names and so
 //! asks for the admin token when `ui.require_token` is set; its admin actions (`/api/sign`)
 //! always do. A page that is off, or an admin action with no token configured, answers 404 as if
-//! it did not exist.
+//! it did not exist. The token is checked by the control plane's gate ([`crate::auth`]): a
+//! request that presents one, or needs one, is charged to `limits.admin_per_minute` by the front
+//! door and audited by the handler ([`Visit::audited`]).
 
-use actix_web::http::header;
 use actix_web::HttpRequest;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
+use crate::auth::AdminToken;
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
 
@@ -23,34 +23,69 @@ pub enum Need {
     Admin,
 }
 
-/// `Ok` when the request may reach `need`; otherwise the error to answer with.
-pub fn check(settings: &Settings, req: &HttpRequest, need: Need) -> Result<(), AppError> {
-    if !settings.ui.enabled {
-        return Err(no_such_endpoint());
-    }
-    let wants_token = match need {
-        Need::Page => false,
-        Need::Data => settings.ui.require_token,
-        Need::Admin => {
-            if settings.admin.token.is_none() {
-                return Err(no_such_endpoint());
-            }
-            true
-        }
+/// Who is calling, as far as what the studio hands out depends on it: an anonymous caller only
+/// gets URLs it could fetch without the studio ([`crate::ui::links`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    /// The request carries the admin token.
+    Admin,
+}
+
+/// The gate's verdict on one studio request.
+#[derive(Debug)]
+pub struct Visit {
+    /// Who may proceed, or the error to answer with.
+    pub caller: Result<Caller, AppError>,
+    /// What the request's credentials proved.
+    pub token: AdminToken,
+    /// Whether the token was tried or needed (the call leaves an audit line).
+    pub audited: bool,
+}
+
+/// `Ok` with the caller when the request may reach `need`; otherwise the error to answer with.
+pub fn check(settings: &Settings, req: &HttpRequest, need: Need) -> Result<Caller, AppError> {
+    visit(settings, req, need).caller
+}
+
+/// The full verdict on a request for `need`.
+pub fn visit(settings: &Settings, req: &HttpRequest, need: Need) -> Visit {
+    let token = AdminToken::of(req, settings);
+    let verdict = |caller, audited| Visit {
+        caller,
+        token,
+        audited,
     };
-    if !wants_token {
-        return Ok(());
+    if !settings.ui.enabled {
+        return verdict(Err(no_such_endpoint()), false);
     }
-    // With `require_token` but no token configured nothing can match: the page stays locked
-    // rather than open.
-    let expected = settings.admin.token.as_ref().map(|t| t.expose());
-    match (expected, bearer(req)) {
-        (Some(expected), Some(given)) if same_secret(expected, given) => Ok(()),
-        (_, None) => Err(AppError::new(
+    match need {
+        Need::Page => verdict(Ok(Caller::Anonymous), false),
+        Need::Admin if token == AdminToken::NotConfigured => {
+            verdict(Err(no_such_endpoint()), false)
+        }
+        Need::Admin => verdict(required(token), true),
+        // With `require_token` but no token configured nothing can match: the page stays locked
+        // rather than open.
+        Need::Data if settings.ui.require_token => verdict(required(token), true),
+        // Open data: a wrong token is served as anonymous (a stale token in the page must not
+        // lock it), but it was a guess all the same.
+        Need::Data => match token {
+            AdminToken::Right => verdict(Ok(Caller::Admin), true),
+            AdminToken::Wrong => verdict(Ok(Caller::Anonymous), true),
+            AdminToken::Absent | AdminToken::NotConfigured => verdict(Ok(Caller::Anonymous), false),
+        },
+    }
+}
+
+fn required(token: AdminToken) -> Result<Caller, AppError> {
+    match token {
+        AdminToken::Right => Ok(Caller::Admin),
+        AdminToken::Absent => Err(AppError::new(
             ErrorCode::Unauthorized,
             "this needs the admin token (Authorization: Bearer <token>)",
         )),
-        _ => Err(AppError::new(
+        AdminToken::Wrong | AdminToken::NotConfigured => Err(AppError::new(
             ErrorCode::Unauthorized,
             "the admin token is wrong",
         )),
@@ -59,33 +94,4 @@ pub fn check(settings: &Settings, req: &HttpRequest, need: Need) -> Result<(), A
 
 fn no_such_endpoint() -> AppError {
     AppError::new(ErrorCode::NotFound, "no such endpoint")
-}
-
-/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// Compares two secrets in time independent of where they differ and of their lengths (both
-/// are hashed to the same length first).
-pub fn same_secret(expected: &str, given: &str) -> bool {
-    let a = Sha256::digest(expected.as_bytes());
-    let b = Sha256::digest(given.as_bytes());
-    a.ct_eq(&b).into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_compare_by_value_whatever_the_length() {
-        assert!(same_secret("s3cret-token", "s3cret-token"));
-        assert!(!same_secret("s3cret-token", "s3cret-tokeN"));
-        assert!(!same_secret("s3cret-token", "s3cret"));
-        assert!(!same_secret("s3cret-token", ""));
-    }
 }

@@ -1,12 +1,14 @@
 //! One folder as the gallery shows it: its subfolders and its images, each image with the URLs
 //! the page needs. Files are told apart by extension only; sniffing every file of a big folder
-//! would cost a read each, and `/info/` tells the truth lazily for the images on screen.
+//! would cost a read each, and `/info/` tells the truth lazily for the images on screen. The
+//! URLs are the caller's ([`Links`]): an anonymous listing holds no signature.
 
 use serde::Serialize;
 
 use crate::config::Settings;
 use crate::source::{ListKind, RelPath, SourceError, SourceTree};
 
+use super::access::Caller;
 use super::links::{Links, Thumbnail};
 
 /// Extensions of the formats the pipeline decodes (compared case-insensitively).
@@ -41,7 +43,7 @@ pub struct Image {
     pub bytes: Option<u64>,
     /// The original, ready to append a query to (`/img/cats/a%20b.jpg`).
     pub url: String,
-    /// The original as served (signed if originals must be).
+    /// The original as served (signed for the admin if originals must be).
     pub original: String,
     pub info: String,
     pub thumb: Thumbnail,
@@ -53,13 +55,14 @@ pub fn is_image_name(name: &str) -> bool {
     })
 }
 
-/// Blocking: lists `dir` (which the caller parsed with [`RelPath::parse`]).
+/// Blocking: lists `dir` (which the caller parsed with [`RelPath::parse`]) for `caller`.
 pub fn folder(
     source: &dyn SourceTree,
     settings: &Settings,
     dir: &RelPath,
+    caller: Caller,
 ) -> Result<Folder, SourceError> {
-    let links = Links::new(settings);
+    let links = Links::new(settings, caller);
     let mut out = Folder {
         path: dir.to_string(),
         parent: dir.parent().map(|p| p.to_string()),

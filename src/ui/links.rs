@@ -1,16 +1,18 @@
 //! The URLs the page is handed: paths percent-encoded one component at a time (so names with
 //! spaces, `#`, `;` or unicode survive), thumbnails the gallery loads through `/img/`, and
-//! signatures when `security.signing_key` is set. The server builds them, not the page, so that
-//! a gallery works with signing on before anyone enters the admin token: it only ever gets
-//! signatures for the fixed thumbnail sizes below.
+//! signatures when `security.signing_key` is set. Signatures go only to the admin (a request
+//! with the admin token): an anonymous caller is handed only what it could fetch without the
+//! studio, so with signing on its thumbnails are the originals (those need no signature unless
+//! `security.sign_originals` is set; then nothing it is handed fetches an image).
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
 use crate::config::{ImageSettings, Settings};
+use crate::signing::UrlSigner;
 use crate::source::RelPath;
 
-use crate::signing::UrlSigner;
+use super::access::Caller;
 
 /// Everything but RFC 3986's unreserved characters is encoded, so the URL the page sends is
 /// exactly the one that was signed.
@@ -36,17 +38,30 @@ pub struct Thumbnail {
     pub srcset: String,
 }
 
-/// Builds URLs for one configuration.
+/// Builds URLs for one configuration and one caller.
 pub struct Links<'a> {
     settings: &'a Settings,
+    /// The signer, for the admin only.
+    signer: Option<UrlSigner>,
     thumb_queries: Vec<(String, Option<u32>)>,
 }
 
 impl<'a> Links<'a> {
-    pub fn new(settings: &'a Settings) -> Self {
+    pub fn new(settings: &'a Settings, caller: Caller) -> Self {
+        let signer = match caller {
+            Caller::Admin => settings.security.signing_key.as_ref(),
+            Caller::Anonymous => None,
+        }
+        .map(|key| UrlSigner::new(key.expose().as_bytes()));
+        // Without a signature a transform is refused when a key is set: no thumbnails then.
+        let thumbs_fetchable = signer.is_some() || settings.security.signing_key.is_none();
         Self {
             settings,
-            thumb_queries: thumb_queries(&settings.images),
+            signer,
+            thumb_queries: match thumbs_fetchable {
+                true => thumb_queries(&settings.images),
+                false => Vec::new(),
+            },
         }
     }
 
@@ -62,7 +77,7 @@ impl<'a> Links<'a> {
         out
     }
 
-    /// The original file's URL (signed when `security.sign_originals` asks for it).
+    /// The original file's URL (signed for the admin when `security.sign_originals` asks for it).
     pub fn original(&self, path: &RelPath) -> String {
         self.finish(Self::encoded("/img/", path))
     }
@@ -98,18 +113,17 @@ impl<'a> Links<'a> {
         Thumbnail { src, srcset }
     }
 
-    /// Signs `url` (a path below `/img/` with its query) if this configuration needs it.
+    /// Signs `url` (a path below `/img/` with its query) if this configuration needs it and the
+    /// caller is the admin; an anonymous caller's URLs stay unsigned.
     pub fn finish(&self, url: String) -> String {
-        let Some(key) = &self.settings.security.signing_key else {
+        let Some(signer) = &self.signer else {
             return url;
         };
         let transforms = url
             .split_once('?')
             .is_some_and(|(_, q)| q.split('&').any(|p| !p.is_empty() && !p.starts_with("s=")));
         if transforms || self.settings.security.sign_originals {
-            UrlSigner::new(key.expose().as_bytes())
-                .sign_url(&url)
-                .unwrap_or(url)
+            signer.sign_url(&url).unwrap_or(url)
         } else {
             url
         }
@@ -159,6 +173,8 @@ mod tests {
     use super::*;
     use crate::config::LoadOptions;
 
+    const KEY: &str = "a-signing-key-of-32-bytes-length";
+
     fn settings(pairs: &[(&str, &str)]) -> Settings {
         Settings::load(&LoadOptions::with_overrides(pairs.iter().copied())).unwrap()
     }
@@ -176,7 +192,7 @@ mod tests {
     #[test]
     fn thumbnails_are_square_webp_in_three_widths() {
         let s = settings(&[]);
-        let t = Links::new(&s).thumbnail(&RelPath::parse("cats/a.jpg").unwrap());
+        let t = Links::new(&s, Caller::Admin).thumbnail(&RelPath::parse("cats/a.jpg").unwrap());
         assert_eq!(t.src, "/img/cats/a.jpg?w=320&h=320&fit=cover&fmt=webp");
         assert_eq!(
             t.srcset,
@@ -189,35 +205,63 @@ mod tests {
     #[test]
     fn thumbnails_respect_allowed_sizes_and_presets_only() {
         let s = settings(&[("images.allowed_widths", "50,300,1000")]);
-        let t = Links::new(&s).thumbnail(&RelPath::parse("a.jpg").unwrap());
+        let t = Links::new(&s, Caller::Admin).thumbnail(&RelPath::parse("a.jpg").unwrap());
         assert_eq!(t.src, "/img/a.jpg?w=300&h=300&fit=cover&fmt=webp");
         assert_eq!(t.srcset, "", "one size needs no srcset");
         let s = settings(&[
             ("images.allowed_widths", "50,300,1000"),
             ("images.allowed_heights", "50,100"),
         ]);
-        let t = Links::new(&s).thumbnail(&RelPath::parse("a.jpg").unwrap());
+        let t = Links::new(&s, Caller::Admin).thumbnail(&RelPath::parse("a.jpg").unwrap());
         assert_eq!(
             t.src, "/img/a.jpg?w=300&fmt=webp",
             "no square without an allowed height"
         );
 
         let s = settings(&[("images.presets_only", "true")]);
-        let t = Links::new(&s).thumbnail(&RelPath::parse("a.jpg").unwrap());
+        let t = Links::new(&s, Caller::Admin).thumbnail(&RelPath::parse("a.jpg").unwrap());
         assert_eq!(t.src, "/img/a.jpg", "no thumb preset: the original");
     }
 
     #[test]
     fn signing_covers_variants_and_originals_only_when_asked() {
-        let s = settings(&[("security.signing_key", "k")]);
-        let links = Links::new(&s);
+        let s = settings(&[("security.signing_key", KEY)]);
+        let links = Links::new(&s, Caller::Admin);
         let path = RelPath::parse("a.jpg").unwrap();
         assert_eq!(links.original(&path), "/img/a.jpg");
         assert!(links.thumbnail(&path).src.contains("&s="));
         let s = settings(&[
-            ("security.signing_key", "k"),
+            ("security.signing_key", KEY),
             ("security.sign_originals", "true"),
         ]);
-        assert!(Links::new(&s).original(&path).starts_with("/img/a.jpg?s="));
+        assert!(Links::new(&s, Caller::Admin)
+            .original(&path)
+            .starts_with("/img/a.jpg?s="));
+    }
+
+    #[test]
+    fn an_anonymous_caller_gets_no_signature() {
+        let path = RelPath::parse("a.jpg").unwrap();
+        let s = settings(&[("security.signing_key", KEY)]);
+        let links = Links::new(&s, Caller::Anonymous);
+        assert_eq!(links.original(&path), "/img/a.jpg");
+        let thumb = links.thumbnail(&path);
+        assert_eq!(
+            (thumb.src.as_str(), thumb.srcset.as_str()),
+            ("/img/a.jpg", ""),
+            "transforms need a signature: the original, which needs none"
+        );
+        assert_eq!(links.finish("/img/a.jpg?w=10".into()), "/img/a.jpg?w=10");
+        let s = settings(&[
+            ("security.signing_key", KEY),
+            ("security.sign_originals", "true"),
+        ]);
+        let links = Links::new(&s, Caller::Anonymous);
+        assert_eq!(links.original(&path), "/img/a.jpg");
+        assert!(!links.thumbnail(&path).src.contains("s="));
+        // Without a key nothing is signed for anyone, and thumbnails are transforms.
+        let s = settings(&[]);
+        let thumb = Links::new(&s, Caller::Anonymous).thumbnail(&path);
+        assert!(thumb.src.contains("w=320"), "{}", thumb.src);
     }
 }

@@ -19,7 +19,7 @@ const { chromium } = require('playwright-core');
 const ROOT = path.resolve(__dirname, '..', '..');
 const SHOTS = path.join(ROOT, 'target', 'ui-screenshots');
 const ADMIN_TOKEN = 'studio-test-token-' + crypto.randomBytes(6).toString('hex');
-const SIGNING_KEY = 'studio-test-key';
+const SIGNING_KEY = 'studio-test-signing-key';
 const TIMEOUT = 30_000;
 
 function binary() {

@@ -303,6 +303,7 @@ async fn three_instances_behind_nginx() {
         .unwrap();
     for (path, status) in [
         ("/admin/git/pull", 403),
+        ("/cmd/gitupdate", 403),
         ("/hooks/git", 403),
         ("/metrics", 403),
         ("/_imgserver_instance/2", 404),

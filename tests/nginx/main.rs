@@ -1,6 +1,8 @@
 //! The real Nginx with `deploy/nginx/imgserver.conf` (only its upstream port, cache path and
 //! listen address templated) in front of the real imgserver binary, on loopback. Clients connect
 //! from 127.0.0.2, so the address imgserver reports can be told from Nginx's own (127.0.0.1).
+//! `deploy/nginx/imgserver-cluster.conf` (listen address templated) is checked here too for what
+//! needs no instances behind it: `nginx -t` and the addresses it refuses.
 //!
 //! Needs `nginx` (Debian: `apt-get install -y nginx-light`); `.ci/run` installs it and sets
 //! IMGSERVER_REQUIRE_NGINX=1, which turns a missing binary into a failure instead of a skip.
@@ -25,40 +27,47 @@ struct Nginx {
     dir: tempfile::TempDir,
 }
 
+/// The single-instance site, in front of imgserver on `upstream_port`.
+const SITE: &str = "deploy/nginx/imgserver.conf";
+/// The cluster site (its instances' addresses are left as shipped: nothing listens there).
+const CLUSTER_SITE: &str = "deploy/nginx/imgserver-cluster.conf";
+
 impl Nginx {
     fn start(binary: &Path, upstream_port: u16) -> Nginx {
+        Self::start_site(binary, SITE, Some(upstream_port))
+    }
+
+    fn start_site(binary: &Path, file: &str, upstream_port: Option<u16>) -> Nginx {
         for _ in 0..5 {
-            if let Some(nginx) = Self::try_start(binary, upstream_port) {
+            if let Some(nginx) = Self::try_start(binary, file, upstream_port) {
                 return nginx;
             }
         }
         panic!("nginx did not start");
     }
 
-    fn try_start(binary: &Path, upstream_port: u16) -> Option<Nginx> {
+    fn try_start(binary: &Path, file: &str, upstream_port: Option<u16>) -> Option<Nginx> {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let deployed = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx/imgserver.conf"),
-        )
-        .unwrap();
+        let deployed =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
         let d = dir.path().display().to_string();
-        let site = template(
-            &deployed,
-            &[
+        let listen = format!("listen 127.0.0.1:{port};");
+        let mut replacements = vec![("listen 80;", listen), ("listen [::]:80;", String::new())];
+        if let Some(upstream_port) = upstream_port {
+            replacements.extend([
                 (
                     "server 127.0.0.1:8080;",
-                    &format!("server 127.0.0.1:{upstream_port};"),
+                    format!("server 127.0.0.1:{upstream_port};"),
                 ),
-                ("/var/cache/nginx/imgserver", &format!("{d}/cache")),
-                ("listen 80;", &format!("listen 127.0.0.1:{port};")),
-                ("listen [::]:80;", ""),
-            ],
-        );
+                ("/var/cache/nginx/imgserver", format!("{d}/cache")),
+            ]);
+        }
+        let site = template(file, &deployed, &replacements);
         std::fs::write(dir.path().join("imgserver.conf"), site).unwrap();
         let main = format!(
             "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
@@ -126,15 +135,15 @@ impl Drop for Nginx {
     }
 }
 
-/// `text` with each `(from, to)` replaced; each `from` must occur exactly once, so a change of
-/// the deployed file cannot silently leave the test on the wrong port or cache.
-fn template(text: &str, replacements: &[(&str, &str)]) -> String {
+/// `text` (of `file`) with each `(from, to)` replaced; each `from` must occur exactly once, so
+/// a change of the deployed file cannot silently leave the test on the wrong port or cache.
+fn template(file: &str, text: &str, replacements: &[(&str, String)]) -> String {
     let mut out = text.to_string();
     for (from, to) in replacements {
         assert_eq!(
             out.matches(from).count(),
             1,
-            "deploy/nginx/imgserver.conf should contain {from:?} once"
+            "{file} should contain {from:?} once"
         );
         out = out.replace(from, to);
     }
@@ -291,7 +300,13 @@ async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
         return;
     };
     let outsider = client_from(CLIENT);
-    for path in ["/admin/cache/clear", "/hooks/git", "/metrics"] {
+    for path in [
+        "/admin/cache/clear",
+        "/cmd/clear",
+        "/cmd/gitupdate",
+        "/hooks/git",
+        "/metrics",
+    ] {
         let res = outsider.post(nginx.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 403, "{path}");
         assert!(
@@ -303,7 +318,7 @@ async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
     let lines = access_lines(&mut server, &id);
     assert!(
         !lines.iter().any(|l| l["client_ip"] == "127.0.0.2"
-            && ["/admin/", "/hooks/", "/metrics"]
+            && ["/admin/", "/cmd/", "/hooks/", "/metrics"]
                 .iter()
                 .any(|p| l["path"].as_str().unwrap().starts_with(p))),
         "refused requests never reached imgserver"
@@ -318,6 +333,12 @@ async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
         .unwrap();
     assert_ne!(res.status(), 403);
     assert_eq!(header(&res, "content-type"), "application/json");
+    let res = operator.post(nginx.url("/cmd/clear")).send().await.unwrap();
+    assert_eq!(
+        (res.status().as_u16(), header(&res, "content-type")),
+        (404, "application/json".into()),
+        "imgserver's own answer: no admin token configured"
+    );
 
     // The admin rate limit: 30/min with a burst of 10.
     let mut limited = 0;
@@ -332,6 +353,31 @@ async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
         }
     }
     assert!(limited > 0, "limit_req refuses a burst beyond 10");
+}
+
+#[tokio::test]
+async fn the_cluster_site_refuses_the_control_plane_to_other_addresses() {
+    let Some(binary) = nginx_binary() else {
+        return;
+    };
+    // `nginx -t` passes (checked on start); no instance is needed for what Nginx refuses itself.
+    let nginx = Nginx::start_site(&binary, CLUSTER_SITE, None);
+    let outsider = client_from(CLIENT);
+    for path in [
+        "/admin/git/pull",
+        "/admin/cache/clear",
+        "/cmd/clear",
+        "/cmd/gitupdate",
+        "/hooks/git",
+        "/metrics",
+    ] {
+        let res = outsider.post(nginx.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{path}");
+        assert!(
+            header(&res, "content-type").starts_with("text/html"),
+            "{path}: refused by Nginx itself"
+        );
+    }
 }
 
 #[tokio::test]

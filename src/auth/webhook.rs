@@ -1,47 +1,13 @@
-//! Who may call the admin API and the git webhook, and the audit line each call leaves.
-//!
-//! Every secret comparison is constant time: the admin bearer token and GitLab's token are
-//! compared as SHA-256 digests with `subtle` (so neither content nor length leaks through
-//! timing), and the HMAC signatures of GitHub and Gitea/Forgejo are checked with `hmac`'s
-//! constant-time verification.
+//! Which forge signed a webhook: GitHub's and Gitea/Forgejo's HMAC-SHA256 signatures are checked
+//! with `hmac`'s constant-time verification, GitLab's token with [`secrets_equal`].
 
-use actix_web::http::header::{HeaderMap, AUTHORIZATION};
-use actix_web::http::StatusCode;
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::http::header::HeaderMap;
 use hmac::{Hmac, Mac};
-use ipnet::IpNet;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use sha2::Sha256;
 
 use crate::config::Secret;
-use crate::middleware::RequestId;
 
-/// Whether the request carries `Authorization: Bearer <token>`.
-pub fn bearer_matches(req: &HttpRequest, token: &Secret) -> bool {
-    let Some(presented) = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_credentials)
-    else {
-        return false;
-    };
-    secrets_equal(presented.as_bytes(), token.expose().as_bytes())
-}
-
-/// The credentials of a `Bearer` authorization (the scheme is case-insensitive).
-fn bearer_credentials(value: &str) -> Option<&str> {
-    let (scheme, credentials) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credentials.trim())
-        .filter(|c| !c.is_empty())
-}
-
-/// Constant-time equality of two secrets of any lengths.
-pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
-    Sha256::digest(a).ct_eq(&Sha256::digest(b)).into()
-}
+use super::token::secrets_equal;
 
 /// The forge a webhook request proved it comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,31 +59,6 @@ fn hmac_matches(secret: &Secret, body: &[u8], signature_hex: &str) -> bool {
     mac.verify_slice(&signature).is_ok()
 }
 
-/// The audit line of one admin or webhook call: who (client IP), what, and the outcome.
-pub fn audit(
-    req: &HttpRequest,
-    trusted: &[IpNet],
-    action: &str,
-    status: StatusCode,
-    outcome: &str,
-) {
-    let client_ip = crate::limits::client_ip(req, trusted).to_string();
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    tracing::info!(
-        target: "audit",
-        client_ip,
-        action,
-        status = status.as_u16(),
-        outcome,
-        request_id,
-        "admin call"
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,26 +72,6 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
         mac.update(body);
         format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-    }
-
-    #[test]
-    fn bearer_tokens_must_match_exactly() {
-        let token = secret("s3cret-token");
-        let req = |v: &str| {
-            TestRequest::default()
-                .insert_header((AUTHORIZATION, v))
-                .to_http_request()
-        };
-        assert!(bearer_matches(&req("Bearer s3cret-token"), &token));
-        assert!(bearer_matches(&req("bearer s3cret-token"), &token));
-        assert!(!bearer_matches(&req("Bearer s3cret-toke"), &token));
-        assert!(!bearer_matches(&req("Bearer s3cret-token2"), &token));
-        assert!(!bearer_matches(&req("Basic s3cret-token"), &token));
-        assert!(!bearer_matches(&req("Bearer "), &token));
-        assert!(!bearer_matches(
-            &TestRequest::default().to_http_request(),
-            &token
-        ));
     }
 
     #[test]
