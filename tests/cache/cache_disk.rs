@@ -1,14 +1,14 @@
 //! The disk tier through HTTP: its budget, crash leftovers and cut-off entries, an unusable
 //! cache folder, and a real kill -9 in the middle of writes.
 
-mod support;
-
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{cache_files, decode, is_temp_file, TestApp};
+use crate::common::app::{cache_files, is_temp_file, TestApp};
+use crate::common::client::client_builder;
+use crate::common::fixtures::copy_served_fixtures;
+use crate::common::images::decode;
+use crate::common::process::{command, ImgserverProcess};
 
 /// What the files occupy on disk: allocated blocks, not their lengths.
 fn dir_bytes(files: &[std::path::PathBuf]) -> u64 {
@@ -162,22 +162,10 @@ async fn a_read_only_cache_folder_still_serves_images() {
     );
 }
 
-/// The real binary, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_binary(root: &Path, cache: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imgserver"))
-        .args(["--bind", "127.0.0.1", "--port", "0"])
+/// The real binary over `root`, its log in JSON.
+fn start_binary(root: &Path, cache: &Path) -> ImgserverProcess {
+    let mut cmd = command();
+    cmd.args(["--bind", "127.0.0.1", "--port", "0"])
         .arg("--imagesdir")
         .arg(root)
         .arg("--cachedir")
@@ -185,37 +173,17 @@ fn start_binary(root: &Path, cache: &Path) -> Server {
         .env("IMGSERVER__LOG__FORMAT", "json")
         .env("IMGSERVER__LOG__LEVEL", "info")
         .env("IMGSERVER__SERVER__WORKERS", "2")
-        .env("IMGSERVER__LIMITS__PER_IP_PER_SECOND", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if let Some(port) = v["port"].as_u64() {
-                let _ = tx.send(port as u16);
-            }
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the binary says which port it listens on");
-    Server { child, port }
+        .env("IMGSERVER__LIMITS__PER_IP_PER_SECOND", "0");
+    ImgserverProcess::spawn(cmd)
 }
 
 #[tokio::test]
 async fn kill_9_during_writes_leaves_complete_entries_or_none() {
     let root = tempfile::tempdir().unwrap();
-    support::copy_dir(&support::fixtures_dir(), root.path());
+    copy_served_fixtures(root.path());
     let cache = tempfile::tempdir().unwrap();
     let mut server = start_binary(root.path(), cache.path());
-    let client = support::client_builder().build().unwrap();
+    let client = client_builder().build().unwrap();
     let widths: Vec<u32> = (200..240).collect();
     let mut served = 0;
     for chunk in widths.chunks(4) {
@@ -239,8 +207,7 @@ async fn kill_9_during_writes_leaves_complete_entries_or_none() {
             break; // writes of the last responses are still in progress
         }
     }
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
+    server.kill(); // SIGKILL
     assert!(served >= 12);
     let left = cache_files(cache.path());
     let entries_left = left.iter().filter(|f| !is_temp_file(f)).count() as u64;

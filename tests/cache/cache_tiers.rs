@@ -1,9 +1,7 @@
 //! The variant cache through HTTP: memory and disk hits, restarts, single flight, and
 //! freshness after a source changes.
 
-mod support;
-
-use support::{decode, TestApp};
+use crate::common::{app::TestApp, images::decode};
 
 const VARIANT: &str = "/img/storm.jpg?w=120&fmt=webp";
 
@@ -97,8 +95,8 @@ async fn a_changed_source_is_served_new_on_the_next_request() {
     assert_eq!(res.headers()["x-cache"], "miss");
     let after = res.bytes().await.unwrap();
     assert_eq!(decode(&after), ("png".into(), 100, 50));
-    assert!(support::near(
-        support::decode_rgba(&after).get_pixel(50, 25),
+    assert!(crate::common::images::near(
+        crate::common::images::decode_rgba(&after).get_pixel(50, 25),
         [255, 0, 0],
         8
     ));
@@ -107,7 +105,7 @@ async fn a_changed_source_is_served_new_on_the_next_request() {
     // Back to the old picture, written in place again: a new version (its times changed), so
     // rendered again.
     std::fs::copy(
-        support::fixtures_dir().join("storm.jpg"),
+        crate::common::fixtures::fixtures_dir().join("storm.jpg"),
         app.root.path().join("storm.jpg"),
     )
     .unwrap();

@@ -3,26 +3,25 @@
 //! the current commit, the error is kept in the status, and no credential shows anywhere.
 //! Concurrent pulls join one sync.
 
-mod git_common;
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::common::client::error_of;
+use crate::common::git::*;
+use crate::common::git_servers::*;
+use crate::common::images::{is_solid, png};
 use base64::Engine;
-use git_common::*;
-use support::error_of;
 
 /// A checkout of a one-image remote, then served with `overrides` (typically pointing origin
 /// somewhere that fails).
-async fn served(overrides: &[(&str, &str)]) -> (Remote, support::TestApp) {
+async fn served(overrides: &[(&str, &str)]) -> (Remote, crate::common::app::TestApp) {
     let remote = Remote::new();
     remote.commit(&[Change::Put("a.png", png(40, 30, RED))]);
     let app = spawn(clone(&remote), overrides).await;
     (remote, app)
 }
 
-async fn assert_still_serving(app: &support::TestApp) {
+async fn assert_still_serving(app: &crate::common::app::TestApp) {
     let (_, body) = fetch(app, "/img/a.png?w=20").await;
     assert!(is_solid(&body, RED));
     assert_eq!(app.get("/readyz").await.status(), 200);

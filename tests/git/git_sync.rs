@@ -2,15 +2,13 @@
 //! unrelated variants warm, deletes and renames, force-pushes, cloning at start, local edits,
 //! the interval poller, links leaving the tree, and no torn image while syncs run.
 
-mod git_common;
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use git_common::*;
-use support::{decode, error_of};
+use crate::common::git::*;
+use crate::common::images::{is_solid, png};
+use crate::common::{client::error_of, images::decode};
 
 #[tokio::test]
 async fn a_pull_serves_the_new_image_and_keeps_other_variants_warm() {

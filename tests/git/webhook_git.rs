@@ -2,15 +2,13 @@
 //! sync (202); bad or missing signatures are 401; other branches, pings and tags are
 //! acknowledged and ignored; big bodies are 413; no secret, no endpoint.
 
-mod git_common;
-mod support;
-
 use std::time::{Duration, Instant};
 
-use git_common::*;
+use crate::common::git::*;
+use crate::common::images::{is_solid, png};
+use crate::common::{app::TestApp, client::error_of};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use support::{error_of, TestApp};
 
 const SECRET: &str = "webhook-secret-for-tests";
 

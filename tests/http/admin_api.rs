@@ -1,11 +1,10 @@
 //! The admin API and goimgserver's `/cmd/` commands: off without a token, 401 without the right
 //! one, and what each call does with it (pull, status, cache clear and stats).
 
-mod git_common;
-mod support;
-
-use git_common::*;
-use support::{error_of, TestApp};
+use crate::common::git::*;
+use crate::common::git_servers::*;
+use crate::common::images::{is_solid, png};
+use crate::common::{app::TestApp, client::error_of};
 
 /// Every admin call: (method, path, body).
 const CALLS: &[(&str, &str, &str)] = &[
@@ -335,7 +334,7 @@ async fn gitupdate_failures_use_goimgserver_codes() {
 
 #[tokio::test]
 async fn commands_are_under_the_admin_limit_and_audited_like_every_control_call() {
-    support::audit_lines();
+    crate::common::audit::audit_lines();
     let app = TestApp::spawn_with(&[
         ("admin.token", ADMIN_TOKEN),
         ("limits.admin_per_minute", "3"),
@@ -369,7 +368,7 @@ async fn commands_are_under_the_admin_limit_and_audited_like_every_control_call(
     let res = send("GET", "/admin/cache/stats", &right).await.unwrap();
     assert_eq!(res.status(), 429);
 
-    let lines: Vec<(String, u64, String)> = support::audit_lines()
+    let lines: Vec<(String, u64, String)> = crate::common::audit::audit_lines()
         .into_iter()
         .filter(|l| l["fields"]["client_ip"] == "127.0.0.51")
         .map(|l| {

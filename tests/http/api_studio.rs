@@ -2,17 +2,20 @@
 //! `/api/status`, `/api/sign` (signatures checked independently), and the token rules of
 //! `ui.require_token` and the admin token.
 
-mod git_common;
-mod support;
-
 use std::path::Path;
 
+use crate::common::{
+    app::TestApp,
+    client::error_of,
+    fixtures::{copy_dir, fixtures_dir},
+    images::decode,
+    raw::raw_request,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use support::{copy_dir, decode, error_of, fixtures_dir, raw_request, TestApp};
 
 const TOKEN: &str = "a-long-admin-token-for-tests";
 const KEY: &str = "signing-key-for-tests";
@@ -591,16 +594,17 @@ async fn sign_refuses_what_is_not_an_image_url_of_this_server() {
 /// successful sync, not just the checkout's HEAD.
 #[tokio::test]
 async fn status_reports_the_served_commit_and_last_sync() {
-    use git_common::{clone, png, Change, Remote, BLUE, RED};
+    use crate::common::git::{clone, Change, Remote, BLUE, RED};
+    use crate::common::images::png;
     let remote = Remote::new();
     let first = remote.commit(&[Change::Put("a.png", png(20, 10, RED))]);
-    let app = git_common::spawn(clone(&remote), &[]).await;
+    let app = crate::common::git::spawn(clone(&remote), &[]).await;
     let v: Value = app.get("/api/status").await.json().await.unwrap();
     assert_eq!(v["source"]["kind"], "git");
     assert_eq!(v["source"]["commit"], first.to_string());
     assert!(v["source"].get("synced_at").is_none(), "no sync yet");
     let second = remote.commit(&[Change::Put("a.png", png(20, 10, BLUE))]);
-    assert_eq!(git_common::pull(&app).await.0, 200);
+    assert_eq!(crate::common::git::pull(&app).await.0, 200);
     let v: Value = app.get("/api/status").await.json().await.unwrap();
     assert_eq!(v["source"]["commit"], second.to_string());
     assert!(v["source"]["synced_at"].as_str().unwrap().ends_with('Z'));
@@ -617,7 +621,7 @@ fn client_from(last: u8) -> reqwest::Client {
 /// The audit lines written for requests from `127.0.0.<last>`.
 fn audit_of(last: u8) -> Vec<Value> {
     let ip = format!("127.0.0.{last}");
-    support::audit_lines()
+    crate::common::audit::audit_lines()
         .into_iter()
         .filter(|l| l["fields"]["client_ip"] == ip.as_str())
         .collect()
@@ -629,7 +633,7 @@ async fn status_of(req: reqwest::RequestBuilder) -> u16 {
 
 #[tokio::test]
 async fn token_guesses_on_the_api_are_rate_limited_and_audited() {
-    support::audit_lines();
+    crate::common::audit::audit_lines();
     const GUESS: &str = "Bearer guessed-token-0123456789";
     let app =
         TestApp::spawn_with(&[("admin.token", TOKEN), ("limits.admin_per_minute", "3")]).await;

@@ -1,13 +1,15 @@
 //! Request hardening through real sockets: oversized URLs, headers and admin bodies, too many
 //! parameters, slow clients (slowloris) and panics.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{error_of, raw_request, RawResponse, TestApp};
+use crate::common::{
+    app::TestApp,
+    client::error_of,
+    raw::{raw_request, RawResponse},
+};
 
 fn assert_json_error(res: &RawResponse, status: u16, code: &str) {
     assert_eq!(res.status, status, "{}", res.body_text());

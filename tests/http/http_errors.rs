@@ -1,9 +1,7 @@
 //! Every 4xx of the image path, the fallback image, and a table of hostile paths: clear JSON
 //! errors, no panic, no filesystem path or requested path echoed back.
 
-mod support;
-
-use support::{decode, error_of, TestApp};
+use crate::common::{app::TestApp, client::error_of, images::decode};
 
 async fn expect_error(app: &TestApp, path: &str, status: u16, code: &str) -> String {
     let res = app.raw_get(path).await;
@@ -107,7 +105,7 @@ async fn missing_files_are_404_json() {
 async fn other_methods_are_405() {
     let app = TestApp::spawn().await;
     for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
-        let res = support::raw_request(
+        let res = crate::common::raw::raw_request(
             app.port,
             method,
             "/img/storm.jpg?w=100",

@@ -1,9 +1,10 @@
 //! The image request path end to end: a real server over a temp copy of the fixtures, images
 //! decoded back and checked for format, size and content.
 
-mod support;
-
-use support::{decode, decode_rgba, near, TestApp};
+use crate::common::{
+    app::TestApp,
+    images::{decode, decode_rgba, near},
+};
 
 #[tokio::test]
 async fn original_is_served_untouched_with_http_metadata() {
@@ -238,7 +239,7 @@ async fn if_none_match_answers_304_before_any_render() {
     assert!(res.bytes().await.unwrap().is_empty());
 
     // A fresh server over the same files has rendered nothing, yet answers 304 at once.
-    let support::TestApp {
+    let crate::common::app::TestApp {
         root,
         outside,
         cache_dir,
@@ -290,7 +291,7 @@ async fn head_gives_the_headers_of_get() {
         let get_etag = get.headers()["etag"].clone();
         let get_type = get.headers()["content-type"].clone();
         let body = get.bytes().await.unwrap();
-        let head = support::raw_request(app.port, "HEAD", path, &[]).await;
+        let head = crate::common::raw::raw_request(app.port, "HEAD", path, &[]).await;
         assert_eq!(head.status, 200);
         assert_eq!(
             head.header("content-length").unwrap(),
@@ -682,7 +683,7 @@ async fn big_originals_are_streamed_within_the_source_budget() {
 
     let res = app.raw_get("/img/heavy.png?w=10").await;
     assert_eq!(res.status, 503, "{}", res.body_text());
-    assert_eq!(support::error_of(&res.body).0, "overloaded");
+    assert_eq!(crate::common::client::error_of(&res.body).0, "overloaded");
 
     let drained: Vec<_> = stalled
         .into_iter()

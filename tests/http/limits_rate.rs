@@ -1,15 +1,13 @@
 //! Per-client rate limits through real HTTP: clients are told apart by their loopback source
 //! address (127.0.0.2, 127.0.0.3, ...; only 127.0.0.1 is a trusted proxy by default).
 
-mod support;
-
 use std::net::IpAddr;
 use std::time::Duration;
 
-use support::{error_of, TestApp};
+use crate::common::{app::TestApp, client::error_of};
 
 fn client_from(addr: [u8; 4]) -> reqwest::Client {
-    support::client_builder()
+    crate::common::client::client_builder()
         .local_address(IpAddr::from(addr))
         .timeout(Duration::from_secs(60))
         .build()

@@ -5,22 +5,13 @@
 //! render saturate a pool of one. Fair shares: one client's heaviest renders (large AVIF) leave
 //! another client's small cold renders a thread, and AVIF outputs are bounded in area.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{decode, error_of, shared_samples, TestApp};
-
-/// A big source (20 MP) whose large renders take a second or more.
-fn add_big_source(app: &TestApp) {
-    std::fs::copy(
-        shared_samples().join("kleiber-20mp.jpg"),
-        app.root.path().join("big.jpg"),
-    )
-    .expect("the shared 20 MP sample");
-}
+use crate::common::app::TestApp;
+use crate::common::client::{client_builder, error_of};
+use crate::common::images::decode;
 
 const SLOW: &str = "/img/big.jpg?w=3000";
 
@@ -51,11 +42,11 @@ async fn saturated_renders_refuse_cold_requests_at_once_while_hits_are_served() 
         ("limits.render_timeout", "120s"),
     ])
     .await;
-    add_big_source(&app);
+    app.add_big_source("big.jpg");
     let hot = app.url("/img/storm.jpg?w=120");
     assert_eq!(app.get("/img/storm.jpg?w=120").await.status(), 200);
 
-    let patient = support::client_builder()
+    let patient = client_builder()
         .timeout(Duration::from_secs(300))
         .build()
         .unwrap();
@@ -101,7 +92,7 @@ async fn a_render_past_its_deadline_is_a_503_and_the_server_stays_healthy() {
         ("limits.render_timeout", "150ms"),
     ])
     .await;
-    add_big_source(&app);
+    app.add_big_source("big.jpg");
     let pool = app.state.delivery.pool().clone();
 
     let res = app.get(SLOW).await;
@@ -150,7 +141,7 @@ fn heavy_url(n: u32) -> String {
 #[tokio::test]
 async fn one_clients_heavy_renders_leave_others_small_cold_renders_fast() {
     let app = TestApp::spawn_with(&DEFAULT_LIMITS).await;
-    add_big_source(&app);
+    app.add_big_source("big.jpg");
     let pool = app.state.delivery.pool().clone();
     // Clients behind the trusted local proxy (127.0.0.1), told apart by X-Forwarded-For.
     let attacker = "203.0.113.66";

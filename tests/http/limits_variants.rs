@@ -1,9 +1,7 @@
 //! Variant control through real HTTP: allowed widths and heights (refused or snapped), named
 //! presets, and `presets_only`.
 
-mod support;
-
-use support::{decode, error_of, TestApp};
+use crate::common::{app::TestApp, client::error_of, images::decode};
 
 async fn size_of(app: &TestApp, path: &str) -> (String, u32, u32) {
     let res = app.get(path).await;

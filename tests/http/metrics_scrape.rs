@@ -3,14 +3,11 @@
 //! are counted, the families other modules report to exist from the start, and only allowed
 //! addresses (judged through trusted proxies) may scrape.
 
-mod git_common;
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::common::{app::TestApp, client::error_of, raw::raw_request};
 use imgserver::metrics::SyncResult;
-use support::{error_of, raw_request, TestApp};
 
 /// One sample: metric name, labels, value.
 #[derive(Debug)]
@@ -313,11 +310,7 @@ async fn families_for_limits_and_git_exist_at_zero_and_count_what_is_reported() 
 async fn concurrent_requests_sharing_one_render_observe_it_once() {
     let app = TestApp::spawn().await;
     // A 20 MP photo at 3000 px: a second or more, long enough for every request to join.
-    std::fs::copy(
-        support::shared_samples().join("kleiber-20mp.jpg"),
-        app.root.path().join("big.jpg"),
-    )
-    .expect("the shared 20 MP sample");
+    app.add_big_source("big.jpg");
     let requests = (0..12).map(|_| {
         let url = app.url("/img/big.jpg?w=3000");
         let client = app.client.clone();
@@ -467,10 +460,11 @@ async fn rate_limiters_and_git_syncs_report_for_real() {
         0.0
     );
 
-    use git_common::{clone, png, Change, Remote, BLUE, RED};
+    use crate::common::git::{clone, Change, Remote, BLUE, RED};
+    use crate::common::images::png;
     let remote = Remote::new();
     let first = remote.commit(&[Change::Put("a.png", png(20, 10, RED))]);
-    let app = git_common::spawn(clone(&remote), &[]).await;
+    let app = crate::common::git::spawn(clone(&remote), &[]).await;
     let m = scrape(&app).await;
     assert_eq!(
         m.value(
@@ -481,9 +475,9 @@ async fn rate_limiters_and_git_syncs_report_for_real() {
         "the served commit from the start"
     );
     let second = remote.commit(&[Change::Put("a.png", png(20, 10, BLUE))]);
-    let (status, _) = git_common::pull(&app).await;
+    let (status, _) = crate::common::git::pull(&app).await;
     assert_eq!(status, 200);
-    git_common::pull(&app).await;
+    crate::common::git::pull(&app).await;
     let m = scrape(&app).await;
     assert_eq!(
         m.value("imgserver_git_syncs_total", &[("result", "updated")]),

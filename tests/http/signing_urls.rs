@@ -1,11 +1,10 @@
 //! Signed URLs through real HTTP, and `imgserver sign` through the real binary.
 
-mod support;
-
-use std::process::Command;
-
+use crate::common::app::TestApp;
+use crate::common::client::error_of;
+use crate::common::images::decode;
+use crate::common::process::command;
 use imgserver::signing::UrlSigner;
-use support::{decode, error_of, TestApp};
 
 const KEY: &str = "correct horse battery staple";
 
@@ -108,9 +107,8 @@ async fn the_sign_command_prints_a_url_the_server_accepts() {
     let app = TestApp::spawn_with(&[("security.signing_key", KEY)]).await;
     let root = app.root.path().to_str().unwrap().to_string();
     let run = |url: &str, key: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_imgserver"));
-        cmd.args(["--imagesdir", &root, "sign", url])
-            .env_remove("IMGSERVER__SECURITY__SIGNING_KEY");
+        let mut cmd = command();
+        cmd.args(["--imagesdir", &root, "sign", url]);
         if let Some(key) = key {
             cmd.env("IMGSERVER__SECURITY__SIGNING_KEY", key);
         }

@@ -2,9 +2,7 @@
 //! ETag revalidation, a strict Content-Security-Policy and nothing loaded from elsewhere; the
 //! whole studio (page and `/api/*`) is absent when `ui.enabled` is off.
 
-mod support;
-
-use support::{error_of, raw_request, TestApp};
+use crate::common::{app::TestApp, client::error_of, raw::raw_request};
 
 const ASSETS: [(&str, &str); 4] = [
     ("/", "text/html; charset=utf-8"),

@@ -3,13 +3,12 @@
 //! corpus and its crashers (`tests/fixtures/fuzz/`) are replayed through the same code the
 //! fuzz targets run (`fuzz/src/exercise.rs`).
 
-#[path = "../fuzz/src/exercise.rs"]
+#[path = "../../fuzz/src/exercise.rs"]
 mod exercise;
-mod pipeline_common;
-mod support;
 
+use crate::common::fixtures::{big_jpeg, sample};
+use crate::common::pipeline::*;
 use imgserver::pipeline::{probe, render, sniff, ImageFormat, PipelineError, PipelineSettings};
-use pipeline_common::*;
 
 fn render_png(bytes: &[u8]) -> Result<imgserver::pipeline::Rendered, PipelineError> {
     render(bytes, &spec(Some(100), None, ImageFormat::Png), &settings())
@@ -170,8 +169,9 @@ fn decompression_bomb_is_refused_from_the_header() {
 #[test]
 fn source_limits_apply() {
     let mut limits = PipelineSettings::default();
-    // kleiber-20mp.jpg is 20.4 MP: under the default 50 MP limit, over a 20 MP one.
-    let big = sample("kleiber-20mp.jpg");
+    // The generated big JPEG is 20.4 MP (as kleiber-20mp.jpg of the samples): under the
+    // default 50 MP limit, over a 20 MP one.
+    let big = std::fs::read(big_jpeg()).unwrap();
     let info = probe(&big, &limits).unwrap();
     assert_eq!((info.width, info.height), (6028, 3391));
     limits.max_source_pixels = 20_000_000;
@@ -300,9 +300,14 @@ fn fuzz_corpus_replays_without_panics() {
         }
     }
     let mut all = Vec::new();
-    files(&support::fixtures_dir().join("fuzz"), &mut all);
+    files(
+        &crate::common::fixtures::fixtures_dir().join("fuzz"),
+        &mut all,
+    );
     for format in ["jpeg", "png", "gif", "webp", "avif"] {
-        let dir = support::fixtures_dir().join("fuzz").join(format);
+        let dir = crate::common::fixtures::fixtures_dir()
+            .join("fuzz")
+            .join(format);
         assert!(
             all.iter().any(|p| p.starts_with(&dir)),
             "no corpus for {format}"
@@ -321,13 +326,13 @@ fn fuzz_corpus_replays_without_panics() {
 }
 
 /// A server over a root holding only `files`.
-async fn server_with(files: &[(&str, &[u8])]) -> support::TestApp {
+async fn server_with(files: &[(&str, &[u8])]) -> crate::common::app::TestApp {
     let root = tempfile::tempdir().unwrap();
     for (name, bytes) in files {
         std::fs::write(root.path().join(name), bytes).unwrap();
     }
     let (outside, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    support::TestApp::spawn_on(root, outside, cache, &[]).await
+    crate::common::app::TestApp::spawn_on(root, outside, cache, &[]).await
 }
 
 /// A 10x10 GIF whose one 4x4 frame starts at (`left`, `top`).
@@ -361,11 +366,11 @@ async fn a_gif_frame_outside_the_screen_is_clipped_not_a_500() {
     for name in ["outside.gif", "below.gif", "straddling.gif"] {
         let res = app.get(&format!("/img/{name}?w=10&fmt=png")).await;
         assert_eq!(res.status(), 200, "{name}");
-        let png = support::decode_rgba(&res.bytes().await.unwrap());
+        let png = crate::common::images::decode_rgba(&res.bytes().await.unwrap());
         assert_eq!(png.dimensions(), (10, 10), "{name}: the screen is rendered");
         let red = png
             .pixels()
-            .filter(|p| support::near(p, [200, 30, 30], 8) && p[3] > 200);
+            .filter(|p| crate::common::images::near(p, [200, 30, 30], 8) && p[3] > 200);
         // Clipped: nothing shows of a frame outside, the inside 2x2 of one straddling a corner.
         let expected = if name == "straddling.gif" { 4 } else { 0 };
         assert_eq!(red.count(), expected, "{name}");
@@ -421,7 +426,7 @@ async fn an_avif_iloc_bomb_gets_a_quick_422_on_info() {
             let res = app.get(&path).await;
             let elapsed = started.elapsed();
             assert_eq!(res.status(), 422, "{path}");
-            let (code, message) = support::error_of(&res.bytes().await.unwrap());
+            let (code, message) = crate::common::client::error_of(&res.bytes().await.unwrap());
             assert_eq!(code, "unsupported_source", "{path}: {message}");
             assert!(
                 elapsed < std::time::Duration::from_secs(5),

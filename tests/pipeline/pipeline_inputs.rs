@@ -2,10 +2,10 @@
 //! subsampled JPEG, grayscale, CMYK/YCCK, embedded ICC profiles, 16-bit and palette PNG,
 //! WebP with alpha, animated GIF/WebP (first frame), AVIF.
 
-mod pipeline_common;
-
+use crate::common::fixtures::sample;
+use crate::common::images::*;
+use crate::common::pipeline::*;
 use imgserver::pipeline::{probe, render, ImageFormat, PipelineError};
-use pipeline_common::*;
 
 /// Renders `name` to PNG at `width` and returns the mean difference against `reference`.
 fn diff_against(name: &str, width: u32, reference: &image::RgbaImage) -> f64 {

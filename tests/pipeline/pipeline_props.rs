@@ -2,11 +2,9 @@
 //! size must follow the fit rules (checked against rules restated here, independently of
 //! `geometry::plan`'s arithmetic), never exceed the maximum, and nothing may panic.
 
-mod pipeline_common;
-
+use crate::common::pipeline::*;
 use imgserver::pipeline::geometry::{plan, Request};
 use imgserver::pipeline::{render, Fit, Gravity, ImageFormat, PipelineSettings};
-use pipeline_common::*;
 use proptest::prelude::*;
 
 fn fit() -> impl Strategy<Value = Fit> {

@@ -3,10 +3,9 @@
 //! be at least as close to it as libvips' own thumbnail is. The opt-in `fast` mode is held to
 //! sharp's default (the same shrink rule), measured the same way.
 
-mod pipeline_common;
-
+use crate::common::fixtures::sample;
+use crate::common::pipeline::*;
 use imgserver::pipeline::{render, ImageFormat, PipelineSettings, ShrinkOnLoad};
-use pipeline_common::*;
 
 /// PSNR of libvips' thumbnail against the same reference, measured on the development
 /// machine with libvips 8.14.1: `vipsthumbnail SAMPLE -s 400x -o out.png`, compared with

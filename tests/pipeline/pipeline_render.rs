@@ -1,9 +1,9 @@
 //! Whole renders of the shared samples: output format and size, orientation, alpha, fit modes.
 
-mod pipeline_common;
-
+use crate::common::fixtures::sample;
+use crate::common::images::*;
+use crate::common::pipeline::*;
 use imgserver::pipeline::{probe, render, Fit, Gravity, ImageFormat, Rgb};
-use pipeline_common::*;
 
 #[test]
 fn every_output_format() {

@@ -2,28 +2,8 @@
 //! reports every problem at once with exit code 2, secrets masked, and the no-argument start on
 //! the bundled samples.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_imgserver");
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("IMGSERVER__")) {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::common::process::{command, run, ImgserverProcess};
+use crate::common::raw::raw_request_blocking;
 
 fn effective(stdout: &str) -> toml::Table {
     stdout
@@ -269,54 +249,16 @@ fn help_documents_the_flags() {
 #[test]
 fn no_arguments_serves_the_bundled_samples() {
     let cache = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--cachedir", cache.path().to_str().unwrap()])
+    let mut cmd = command();
+    cmd.args(["--port", "0", "--cachedir", cache.path().to_str().unwrap()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let started = Instant::now();
-    let port = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no 'listening' line"
-        );
-        let line = lines.next().expect("the server logs").unwrap();
-        if let Some(rest) = line.split("port=").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse::<u16>()
-                .unwrap();
-        }
-    };
-    let body = ureq_get(port, "/img/storm.jpg?w=120&fmt=png");
-    child.kill().unwrap();
-    let _ = child.wait();
+        .env("NO_COLOR", "1");
+    let server = ImgserverProcess::spawn(cmd);
+    let res = raw_request_blocking(server.port, "GET", "/img/storm.jpg?w=120&fmt=png", &[]);
+    assert_eq!(res.status, 200, "{:?}", res.headers);
+    let body = res.body;
+    drop(server);
     let img = image::load_from_memory(&body).expect("an image");
     assert_eq!((img.width(), img.height()), (120, 80));
-}
-
-fn ureq_get(port: u16, path: &str) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    assert!(
-        raw.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&raw[..split])
-    );
-    raw[split + 4..].to_vec()
 }

@@ -1,69 +1,27 @@
 //! Graceful shutdown of the real binary: on SIGTERM it stops accepting, finishes the request in
 //! flight, exits 0, and leaves no temporary file in the cache folder.
 
-mod support;
-
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{decode, fixtures_dir, shared_samples};
+use crate::common::client::client_builder;
+use crate::common::fixtures::{big_jpeg, fixtures_dir};
+use crate::common::images::decode;
+use crate::common::process::{command, ImgserverProcess};
 
-/// The running binary; killed if the test fails before it exits by itself.
-struct Server {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Starts the binary on a free port and learns the port from its (JSON) log.
-fn start(root: &Path, cache: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imgserver"))
-        .args(["--port", "0", "--imagesdir"])
+/// Starts the binary on a free port (its log in JSON).
+fn start(root: &Path, cache: &Path) -> ImgserverProcess {
+    let mut cmd = command();
+    cmd.args(["--port", "0", "--imagesdir"])
         .arg(root)
         .arg("--cachedir")
         .arg(cache)
         .env("IMGSERVER__SERVER__SHUTDOWN_TIMEOUT", "60s")
         .env("IMGSERVER__LIMITS__RENDER_TIMEOUT", "60s")
         .env("IMGSERVER__LOG__LEVEL", "info")
-        .env("IMGSERVER__LOG__FORMAT", "json")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let mut server = Server {
-        child: Some(child),
-        port: 0,
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Reads the log to its end, so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("\"port\":") {
-                let digits: String = line[at + 7..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                let _ = tx.send(digits.parse::<u16>().unwrap());
-            }
-        }
-    });
-    server.port = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server logs the port it listens on");
-    server
+        .env("IMGSERVER__LOG__FORMAT", "json");
+    ImgserverProcess::spawn(cmd)
 }
 
 /// Renders running or queued, from the server's metrics.
@@ -84,12 +42,6 @@ async fn render_queue_depth(client: &reqwest::Client, base: &str) -> f64 {
         .unwrap()
 }
 
-fn sigterm(child: &Child) {
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-}
-
 fn temp_files(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -107,11 +59,7 @@ fn temp_files(dir: &Path) -> Vec<String> {
 async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     let root = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        shared_samples().join("kleiber-20mp.jpg"),
-        root.path().join("big.jpg"),
-    )
-    .unwrap();
+    std::fs::copy(big_jpeg(), root.path().join("big.jpg")).unwrap();
     std::fs::copy(
         fixtures_dir().join("storm.jpg"),
         root.path().join("storm.jpg"),
@@ -120,7 +68,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     let mut server = start(root.path(), cache.path());
     let port = server.port;
     let base = format!("http://127.0.0.1:{port}");
-    let client = support::client_builder()
+    let client = client_builder()
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
@@ -147,7 +95,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(!slow.is_finished(), "the request must still be in flight");
-    sigterm(server.child.as_ref().unwrap());
+    server.sigterm();
 
     // Stops accepting soon after the signal.
     let started = Instant::now();
@@ -166,11 +114,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     assert_eq!(res.status(), 200);
     assert_eq!(decode(&res.bytes().await.unwrap()).1, 3000);
 
-    let mut child = server.child.take().unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = server.exit_status().await;
     assert!(status.success(), "exit status {status:?}");
     assert_eq!(temp_files(cache.path()), Vec::<String>::new());
 }

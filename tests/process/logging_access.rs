@@ -2,11 +2,9 @@
 //! JSON or text (`log.format`), at the level of `log.level` unless `RUST_LOG` says otherwise,
 //! and never a secret: not the configured keys, not a bearer token, not a query signature.
 
-mod ops_support;
-
 use std::time::Duration;
 
-use ops_support::{fixtures_dir, ImgserverProcess};
+use crate::common::{fixtures::fixtures_dir, process::ImgserverProcess};
 use serde_json::Value;
 
 const ADMIN_TOKEN: &str = "admin-token-MUST-NOT-LEAK";
@@ -32,7 +30,7 @@ fn start(format: &str, level: &str, rust_log: Option<&str>) -> ImgserverProcess 
 }
 
 fn client() -> reqwest::Client {
-    ops_support::client_builder()
+    crate::common::client::client_builder()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()

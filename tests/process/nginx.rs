@@ -7,147 +7,42 @@
 //! Needs `nginx` (Debian: `apt-get install -y nginx-light`); `.ci/run` installs it and sets
 //! IMGSERVER_REQUIRE_NGINX=1, which turns a missing binary into a failure instead of a skip.
 
-#[path = "../ops_support/mod.rs"]
-mod ops_support;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
-use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use ops_support::{fixtures_dir, nginx_binary, ImgserverProcess};
 use serde_json::Value;
 
-const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+use crate::common::client::{client_builder, header};
+use crate::common::fixtures::fixtures_dir;
+use crate::common::nginx::{deployed, listen_on, nginx_binary, template, Nginx};
+use crate::common::process::ImgserverProcess;
 
-/// Nginx, single process, in a temp prefix; killed on drop.
-struct Nginx {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
+const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 /// The single-instance site, in front of imgserver on `upstream_port`.
 const SITE: &str = "deploy/nginx/imgserver.conf";
 /// The cluster site (its instances' addresses are left as shipped: nothing listens there).
 const CLUSTER_SITE: &str = "deploy/nginx/imgserver-cluster.conf";
 
-impl Nginx {
-    fn start(binary: &Path, upstream_port: u16) -> Nginx {
-        Self::start_site(binary, SITE, Some(upstream_port))
-    }
-
-    fn start_site(binary: &Path, file: &str, upstream_port: Option<u16>) -> Nginx {
-        for _ in 0..5 {
-            if let Some(nginx) = Self::try_start(binary, file, upstream_port) {
-                return nginx;
-            }
-        }
-        panic!("nginx did not start");
-    }
-
-    fn try_start(binary: &Path, file: &str, upstream_port: Option<u16>) -> Option<Nginx> {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let deployed =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
-        let d = dir.path().display().to_string();
-        let listen = format!("listen 127.0.0.1:{port};");
-        let mut replacements = vec![("listen 80;", listen), ("listen [::]:80;", String::new())];
-        if let Some(upstream_port) = upstream_port {
-            replacements.extend([
+/// The single-instance site as deployed, but for its upstream port and cache folder.
+fn start_site(binary: &std::path::Path, upstream_port: u16) -> Nginx {
+    Nginx::start(binary, None, None, |port, dir| {
+        let site = template(
+            SITE,
+            &deployed(SITE),
+            &[
                 (
                     "server 127.0.0.1:8080;",
                     format!("server 127.0.0.1:{upstream_port};"),
                 ),
-                ("/var/cache/nginx/imgserver", format!("{d}/cache")),
-            ]);
-        }
-        let site = template(file, &deployed, &replacements);
-        std::fs::write(dir.path().join("imgserver.conf"), site).unwrap();
-        let main = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/error.log info;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n  \
-             proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
-             uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  \
-             include {d}/imgserver.conf;\n}}\n"
+                (
+                    "/var/cache/nginx/imgserver",
+                    format!("{}/cache", dir.display()),
+                ),
+            ],
         );
-        let conf = dir.path().join("nginx.conf");
-        std::fs::write(&conf, main).unwrap();
-        let args = |extra: &[&str]| {
-            let mut cmd = Command::new(binary);
-            cmd.arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(&conf)
-                .arg("-e")
-                .arg(dir.path().join("error.log"))
-                .args(extra)
-                .stdin(Stdio::null());
-            cmd
-        };
-        let check = args(&["-t"]).output().expect("nginx -t runs");
-        assert!(
-            check.status.success(),
-            "nginx -t refuses the deployed config: {}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        let mut child = args(&[])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Nginx { child, port, dir });
-            }
-            if child.try_wait().unwrap().is_some() {
-                // Most likely the port was taken in between: try another.
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.dir.path().join("error.log"));
-            eprintln!("nginx error.log:\n{}", log.unwrap_or_default());
-        }
-    }
-}
-
-/// `text` (of `file`) with each `(from, to)` replaced; each `from` must occur exactly once, so
-/// a change of the deployed file cannot silently leave the test on the wrong port or cache.
-fn template(file: &str, text: &str, replacements: &[(&str, String)]) -> String {
-    let mut out = text.to_string();
-    for (from, to) in replacements {
-        assert_eq!(
-            out.matches(from).count(),
-            1,
-            "{file} should contain {from:?} once"
-        );
-        out = out.replace(from, to);
-    }
-    out
+        listen_on(SITE, &site, port)
+    })
 }
 
 /// imgserver (JSON log, default trusted proxies: 127.0.0.1) behind Nginx.
@@ -159,23 +54,16 @@ fn stack() -> Option<(ImgserverProcess, Nginx)> {
         fixtures_dir().display()
     );
     let server = ImgserverProcess::start(&config, &[]);
-    let nginx = Nginx::start(&binary, server.port);
+    let nginx = start_site(&binary, server.port);
     Some((server, nginx))
 }
 
 fn client_from(ip: IpAddr) -> reqwest::Client {
-    ops_support::client_builder()
+    client_builder()
         .local_address(ip)
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
-}
-
-fn header(res: &reqwest::Response, name: &str) -> String {
-    res.headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
 }
 
 /// Format and size of an image body, decoded independently of the server.
@@ -361,7 +249,9 @@ async fn the_cluster_site_refuses_the_control_plane_to_other_addresses() {
         return;
     };
     // `nginx -t` passes (checked on start); no instance is needed for what Nginx refuses itself.
-    let nginx = Nginx::start_site(&binary, CLUSTER_SITE, None);
+    let nginx = Nginx::start(&binary, None, None, |port, _| {
+        listen_on(CLUSTER_SITE, &deployed(CLUSTER_SITE), port)
+    });
     let outsider = client_from(CLIENT);
     for path in [
         "/admin/git/pull",

@@ -1,23 +1,15 @@
 //! `imgserver healthcheck`: the container health check, against a real running server.
 
-mod ops_support;
-
-use std::process::Command;
-
-use ops_support::{fixtures_dir, ImgserverProcess, BIN};
+use crate::common::fixtures::fixtures_dir;
+use crate::common::process::{run, ImgserverProcess};
 
 fn healthcheck(args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN)
-        .arg("healthcheck")
-        .args(args)
-        .env_remove("RUST_LOG")
-        .args(["--imagesdir", fixtures_dir().to_str().unwrap()])
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let dir = fixtures_dir();
+    let mut all = vec!["healthcheck"];
+    all.extend_from_slice(args);
+    all.extend(["--imagesdir", dir.to_str().unwrap()]);
+    let (code, _, stderr) = run(&all, &[]);
+    (code, stderr)
 }
 
 #[test]
@@ -40,8 +32,7 @@ fn healthcheck_passes_while_the_server_answers_and_fails_after() {
 
 #[test]
 fn help_lists_the_subcommands() {
-    let out = Command::new(BIN).arg("--help").output().unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
+    let (_, help, _) = run(&["--help"], &[]);
     for word in ["check-config", "healthcheck", "--config", "--port"] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
