@@ -56,17 +56,24 @@ pub fn raw_request_blocking(
     path: &str,
     headers: &[(&str, &str)],
 ) -> RawResponse {
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
     for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
+        head.push_str(&format!("{k}: {v}\r\n"));
     }
-    request.push_str("\r\n");
+    head.push_str("\r\n");
+    raw_exchange(port, &head, b"")
+}
+
+/// Writes `head` (a whole request head, blank line included) and `body` on a new connection
+/// and reads the answer to the end. The server may answer and close before the whole body is
+/// sent: what it answered is still read.
+pub fn raw_exchange(port: u16, head: &str, body: &[u8]) -> RawResponse {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
     parse_raw(&raw)

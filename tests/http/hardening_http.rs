@@ -1,14 +1,14 @@
 //! Request hardening through real sockets: oversized URLs, headers and admin bodies, too many
 //! parameters, slow clients (slowloris) and panics.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::common::{
     app::TestApp,
     client::error_of,
-    raw::{raw_request, RawResponse},
+    raw::{raw_exchange, raw_request, RawResponse},
 };
 
 fn assert_json_error(res: &RawResponse, status: u16, code: &str) {
@@ -68,31 +68,9 @@ async fn more_than_32_query_parameters_get_400() {
 
 /// Sends a request head announcing `length` body bytes, then `body`, and reads the answer.
 fn post(port: u16, path: &str, headers: &str, body: &[u8]) -> RawResponse {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
     let head =
         format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    // The server may answer and close before the whole body is sent.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = head
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    RawResponse {
-        status,
-        headers,
-        body: body.as_bytes().to_vec(),
-    }
+    raw_exchange(port, &head, body)
 }
 
 #[tokio::test]
