@@ -1,5 +1,6 @@
 //! The HTTP client every test starts from, and how a client error is reported.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// How long a test client keeps an idle pooled connection: below every server's idle timeout
@@ -13,6 +14,16 @@ pub const POOL_IDLE: Duration = Duration::from_secs(1);
 /// The client builder every test starts from (then adds its timeout, local address, ...).
 pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().pool_idle_timeout(POOL_IDLE)
+}
+
+/// A client whose connections come from `ip` (a loopback address: servers tell clients apart
+/// by it), with a 60 s timeout.
+pub fn client_from(ip: impl Into<IpAddr>) -> reqwest::Client {
+    client_builder()
+        .local_address(ip.into())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
 }
 
 /// An error with every cause in its chain: reqwest's own message alone ("error sending

@@ -340,10 +340,7 @@ async fn commands_are_under_the_admin_limit_and_audited_like_every_control_call(
         ("limits.admin_per_minute", "3"),
     ])
     .await;
-    let client = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, 51]))
-        .build()
-        .unwrap();
+    let client = crate::common::client::client_from([127, 0, 0, 51]);
     let right = format!("Bearer {ADMIN_TOKEN}");
     let send = |method: &str, path: &str, auth: &str| {
         client

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::common::{
     app::TestApp,
-    client::error_of,
+    client::{client_from, error_of},
     fixtures::{copy_dir, fixtures_dir},
     images::decode,
     raw::raw_request,
@@ -610,14 +610,6 @@ async fn status_reports_the_served_commit_and_last_sync() {
     assert!(v["source"]["synced_at"].as_str().unwrap().ends_with('Z'));
 }
 
-fn client_from(last: u8) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
 /// The audit lines written for requests from `127.0.0.<last>`.
 fn audit_of(last: u8) -> Vec<Value> {
     let ip = format!("127.0.0.{last}");
@@ -637,7 +629,11 @@ async fn token_guesses_on_the_api_are_rate_limited_and_audited() {
     const GUESS: &str = "Bearer guessed-token-0123456789";
     let app =
         TestApp::spawn_with(&[("admin.token", TOKEN), ("limits.admin_per_minute", "3")]).await;
-    let (browser, guesser, bystander) = (client_from(31), client_from(32), client_from(33));
+    let (browser, guesser, bystander) = (
+        client_from([127, 0, 0, 31]),
+        client_from([127, 0, 0, 32]),
+        client_from([127, 0, 0, 33]),
+    );
     // Browsing the open gallery tries no secret: not a control-plane call, never limited.
     for _ in 0..5 {
         assert_eq!(status_of(browser.get(app.url("/api/tree"))).await, 200);
@@ -702,7 +698,7 @@ async fn token_guesses_on_the_api_are_rate_limited_and_audited() {
         ("limits.admin_per_minute", "3"),
     ])
     .await;
-    let guesser = client_from(34);
+    let guesser = client_from([127, 0, 0, 34]);
     let mut statuses = Vec::new();
     for path in ["/api/tree", "/api/status", "/api/tree", "/api/tree"] {
         statuses.push(status_of(guesser.get(app.url(path))).await);

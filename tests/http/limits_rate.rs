@@ -1,18 +1,8 @@
 //! Per-client rate limits through real HTTP: clients are told apart by their loopback source
 //! address (127.0.0.2, 127.0.0.3, ...; only 127.0.0.1 is a trusted proxy by default).
 
-use std::net::IpAddr;
-use std::time::Duration;
-
-use crate::common::{app::TestApp, client::error_of};
-
-fn client_from(addr: [u8; 4]) -> reqwest::Client {
-    crate::common::client::client_builder()
-        .local_address(IpAddr::from(addr))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
+use crate::common::app::TestApp;
+use crate::common::client::{client_from, error_of};
 
 async fn get(client: &reqwest::Client, url: &str, xff: Option<&str>) -> reqwest::Response {
     let mut req = client.get(url);

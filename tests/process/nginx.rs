@@ -8,11 +8,10 @@
 //! IMGSERVER_REQUIRE_NGINX=1, which turns a missing binary into a failure instead of a skip.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::client::{client_builder, header};
+use crate::common::client::{client_from, header};
 use crate::common::fixtures::fixtures_dir;
 use crate::common::nginx::{deployed, listen_on, nginx_binary, template, Nginx};
 use crate::common::process::ImgserverProcess;
@@ -56,14 +55,6 @@ fn stack() -> Option<(ImgserverProcess, Nginx)> {
     let server = ImgserverProcess::start(&config, &[]);
     let nginx = start_site(&binary, server.port);
     Some((server, nginx))
-}
-
-fn client_from(ip: IpAddr) -> reqwest::Client {
-    client_builder()
-        .local_address(ip)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
 }
 
 /// Format and size of an image body, decoded independently of the server.
