@@ -86,6 +86,20 @@ async fn marker(nginx: &Nginx) -> String {
     header(&res, "x-request-id")
 }
 
+/// POSTs each of `paths` from a client address Nginx does not let in: refused by Nginx itself
+/// (its own HTML 403), never passed on.
+async fn assert_refused_by_nginx(nginx: &Nginx, paths: &[&str]) {
+    let outsider = client_from(CLIENT);
+    for path in paths {
+        let res = outsider.post(nginx.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{path}");
+        assert!(
+            header(&res, "content-type").starts_with("text/html"),
+            "{path}: refused by Nginx itself"
+        );
+    }
+}
+
 #[tokio::test]
 async fn images_pass_through_and_repeats_come_from_nginx_cache() {
     let Some((mut server, nginx)) = stack() else {
@@ -178,21 +192,17 @@ async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
     let Some((mut server, nginx)) = stack() else {
         return;
     };
-    let outsider = client_from(CLIENT);
-    for path in [
-        "/admin/cache/clear",
-        "/cmd/clear",
-        "/cmd/gitupdate",
-        "/hooks/git",
-        "/metrics",
-    ] {
-        let res = outsider.post(nginx.url(path)).send().await.unwrap();
-        assert_eq!(res.status(), 403, "{path}");
-        assert!(
-            header(&res, "content-type").starts_with("text/html"),
-            "{path}: refused by Nginx itself"
-        );
-    }
+    assert_refused_by_nginx(
+        &nginx,
+        &[
+            "/admin/cache/clear",
+            "/cmd/clear",
+            "/cmd/gitupdate",
+            "/hooks/git",
+            "/metrics",
+        ],
+    )
+    .await;
     let id = marker(&nginx).await;
     let lines = access_lines(&mut server, &id);
     assert!(
@@ -243,22 +253,18 @@ async fn the_cluster_site_refuses_the_control_plane_to_other_addresses() {
     let nginx = Nginx::start(&binary, None, None, |port, _| {
         listen_on(CLUSTER_SITE, &deployed(CLUSTER_SITE), port)
     });
-    let outsider = client_from(CLIENT);
-    for path in [
-        "/admin/git/pull",
-        "/admin/cache/clear",
-        "/cmd/clear",
-        "/cmd/gitupdate",
-        "/hooks/git",
-        "/metrics",
-    ] {
-        let res = outsider.post(nginx.url(path)).send().await.unwrap();
-        assert_eq!(res.status(), 403, "{path}");
-        assert!(
-            header(&res, "content-type").starts_with("text/html"),
-            "{path}: refused by Nginx itself"
-        );
-    }
+    assert_refused_by_nginx(
+        &nginx,
+        &[
+            "/admin/git/pull",
+            "/admin/cache/clear",
+            "/cmd/clear",
+            "/cmd/gitupdate",
+            "/hooks/git",
+            "/metrics",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
