@@ -86,6 +86,15 @@ async fn marker(nginx: &Nginx) -> String {
     header(&res, "x-request-id")
 }
 
+/// Paths only some addresses may reach through Nginx.
+const CONTROL_PLANE: [&str; 5] = [
+    "/admin/cache/clear",
+    "/cmd/clear",
+    "/cmd/gitupdate",
+    "/hooks/git",
+    "/metrics",
+];
+
 /// POSTs each of `paths` from a client address Nginx does not let in: refused by Nginx itself
 /// (its own HTML 403), never passed on.
 async fn assert_refused_by_nginx(nginx: &Nginx, paths: &[&str]) {
@@ -192,17 +201,7 @@ async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
     let Some((mut server, nginx)) = stack() else {
         return;
     };
-    assert_refused_by_nginx(
-        &nginx,
-        &[
-            "/admin/cache/clear",
-            "/cmd/clear",
-            "/cmd/gitupdate",
-            "/hooks/git",
-            "/metrics",
-        ],
-    )
-    .await;
+    assert_refused_by_nginx(&nginx, &CONTROL_PLANE).await;
     let id = marker(&nginx).await;
     let lines = access_lines(&mut server, &id);
     assert!(
@@ -253,18 +252,9 @@ async fn the_cluster_site_refuses_the_control_plane_to_other_addresses() {
     let nginx = Nginx::start(&binary, None, None, |port, _| {
         listen_on(CLUSTER_SITE, &deployed(CLUSTER_SITE), port)
     });
-    assert_refused_by_nginx(
-        &nginx,
-        &[
-            "/admin/git/pull",
-            "/admin/cache/clear",
-            "/cmd/clear",
-            "/cmd/gitupdate",
-            "/hooks/git",
-            "/metrics",
-        ],
-    )
-    .await;
+    let mut paths = vec!["/admin/git/pull"];
+    paths.extend(CONTROL_PLANE);
+    assert_refused_by_nginx(&nginx, &paths).await;
 }
 
 #[tokio::test]
