@@ -8,14 +8,14 @@
 # Usage: benches/hot_cache.sh [-d SECONDS] [-c CONNECTIONS] [-r REPEATS] [-l LOG_LEVEL]
 #   needs: a release build (cargo build --release), wrk, nginx, curl
 #   env:   PORT (9110), WORK (/tmp/hot-cache-bench), BIN (target/release/imgserver),
-#          PEERS_BENCH (../shared/peers-bench), SAMPLES (../shared/samples)
+#          PEERS_BENCH (../shared/peers-bench: the peers' configs, not in this
+#          repository), SAMPLES (tests/fixtures/samples)
 # Prints one line per measurement and a summary table (also appended to $WORK/results.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SHARED=$ROOT/../shared
-[ -d "$SHARED" ] || SHARED=/work/shared
-PEERS_BENCH=${PEERS_BENCH:-$SHARED/peers-bench}
-SAMPLES=${SAMPLES:-$SHARED/samples}
+PEERS_BENCH=${PEERS_BENCH:-$ROOT/../shared/peers-bench}
+[ -d "$PEERS_BENCH" ] || { echo "PEERS_BENCH=$PEERS_BENCH: the peers' benchmark folder is needed" >&2; exit 1; }
+SAMPLES=${SAMPLES:-$ROOT/tests/fixtures/samples}
 WORK=${WORK:-/tmp/hot-cache-bench}
 PORT=${PORT:-9110}
 BIN=${BIN:-$ROOT/target/release/imgserver}

@@ -4,7 +4,7 @@
 //! [--attack-ips 1] [--attack-avif] [--users 4096] [--no-limits] [--json FILE]`
 //!
 //! Starts the release binary over the four images of the peers' workload C (copied from
-//! `../shared/samples` into a temp dir), warms the 20 popular variants, then for `--duration`
+//! `tests/fixtures/samples` into a temp dir), warms the 20 popular variants, then for `--duration`
 //! seconds runs:
 //! - the users: `--connections` keep-alive connections from 127.0.0.1, a trusted proxy, as behind
 //!   Nginx; each request forwards for one of `--users` client addresses picked at random
@@ -40,7 +40,7 @@ const MAX_CONNECTIONS: usize = 512;
 const MAX_DURATION_S: u64 = 300;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The images of the peers' workload C: (name served, file in ../shared/samples).
+/// The images of the peers' workload C: (name served, file in tests/fixtures/samples).
 const IMAGES: [(&str, &str); 4] = [
     ("k12.jpg", "kleiber-12mp.jpg"),
     ("storm.jpg", "storm.jpg"),
@@ -104,15 +104,11 @@ fn options() -> Options {
     o
 }
 
+/// The samples in the repository (`tests/fixtures/samples/`), or `$IMGSERVER_SAMPLES`.
 fn samples_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("IMGSERVER_SAMPLES") {
-        return PathBuf::from(dir);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples");
-    if beside.is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared/samples")
+    match std::env::var_os("IMGSERVER_SAMPLES") {
+        Some(dir) => dir.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/samples"),
     }
 }
 

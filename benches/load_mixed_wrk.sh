@@ -9,7 +9,8 @@
 #      the distinct requests of wrk's single address get 429 and hits are unlimited; "default":
 #      all default limits, so wrk's single address is also held to 1000 requests/s.
 #      CONNS (16), SECS (20), PORT (9110), BIN (target/release/imgserver),
-#      PEERS_BENCH (../shared/peers-bench), SAMPLES (../shared/samples), OUT (a temp dir).
+#      PEERS_BENCH (../shared/peers-bench: the peers' scripts, not in this repository),
+#      SAMPLES (tests/fixtures/samples), OUT (a temp dir).
 # Traffic goes to 127.0.0.1 only; wrk stops after SECS (hard timeout SECS + 90 s); the server is
 # started here and stopped by its PID.
 set -euo pipefail
@@ -21,9 +22,8 @@ SECS=${SECS:-20}
 PORT=${PORT:-9110}
 BIN=${BIN:-target/release/imgserver}
 PEERS_BENCH=${PEERS_BENCH:-../shared/peers-bench}
-[ -d "$PEERS_BENCH" ] || PEERS_BENCH=/work/shared/peers-bench
-SAMPLES=${SAMPLES:-../shared/samples}
-[ -d "$SAMPLES" ] || SAMPLES=/work/shared/samples
+[ -d "$PEERS_BENCH" ] || { echo "PEERS_BENCH=$PEERS_BENCH: the peers' benchmark folder is needed" >&2; exit 2; }
+SAMPLES=${SAMPLES:-tests/fixtures/samples}
 OUT=${OUT:-$(mktemp -d /tmp/load_mixed_wrk.XXXXXX)}
 [ "$SECS" -le 300 ] && [ "$CONNS" -le 512 ] || { echo "SECS <= 300 and CONNS <= 512" >&2; exit 2; }
 command -v wrk > /dev/null || { echo "wrk is needed (apt-get install -y wrk)" >&2; exit 2; }

@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the render pipeline: each step (decode full and shrunk on load,
-//! resize, each encoder) and whole renders of the shared samples to 400 px JPEG/WebP/AVIF.
+//! resize, each encoder) and whole renders of the samples to 400 px JPEG/WebP/AVIF.
 //! Run with `cargo bench --bench pipeline`; results and the libvips comparison are in
 //! `benches/README.md`. Everything here runs on one core, as the server does per render.
 //!
@@ -76,15 +76,14 @@ impl ValueFormatter for CpuFormatter {
 
 type C = Criterion<CpuTime>;
 
+/// The samples in the repository (`tests/fixtures/samples/`), or `$IMGSERVER_SAMPLES`.
 fn samples() -> PathBuf {
-    if let Some(dir) = std::env::var_os("IMGSERVER_SAMPLES") {
-        return dir.into();
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples"));
-    if beside.exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared/samples")
+    match std::env::var_os("IMGSERVER_SAMPLES") {
+        Some(dir) => dir.into(),
+        None => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/samples"
+        )),
     }
 }
 

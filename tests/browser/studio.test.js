@@ -46,11 +46,15 @@ function freePort() {
 
 const servers = [];
 
+// What the Rust tests do not serve either: the pipeline's reference samples and their licences.
+const FIXTURES = path.join(ROOT, 'tests', 'fixtures');
+const NOT_SERVED = ['samples', 'LICENSES'].map((n) => path.join(FIXTURES, n));
+
 // A real server over a fresh copy of the fixtures (never the repository itself).
 async function startServer(config) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgserver-ui-'));
   const images = path.join(dir, 'images');
-  fs.cpSync(path.join(ROOT, 'tests', 'fixtures'), images, { recursive: true });
+  fs.cpSync(FIXTURES, images, { recursive: true, filter: (src) => !NOT_SERVED.includes(src) });
   const port = await freePort();
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('IMGSERVER__')));
   Object.assign(env, { IMGSERVER__LOG__LEVEL: 'warn', IMGSERVER__LIMITS__PER_IP_PER_SECOND: '0' }, config);
@@ -150,8 +154,10 @@ test('the gallery lists the fixture images, folder by folder, with lazy thumbnai
   for (const n of ['.hidden.jpg', '.env', '.git', 'README.md', 'escape.jpg']) {
     assert.ok(!names.includes(n), `${n} is not listed`);
   }
-  const folders = fs.readdirSync(path.join(ROOT, 'tests', 'fixtures'), { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const folders = fs.readdirSync(FIXTURES, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .filter((e) => !NOT_SERVED.includes(path.join(FIXTURES, e.name)))
+    .map((e) => e.name).sort();
   assert.ok(folders.includes('with space'));
   assert.deepEqual(names.slice(0, folders.length), folders, 'folders first, in name order');
 

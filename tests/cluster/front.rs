@@ -2,17 +2,19 @@
 //! the listen address are templated (and, for the control run, the hash line removed). Its
 //! access log records which instances each request went to.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub use crate::process_common::nginx_binary;
+pub use crate::common::nginx::nginx_binary;
+use crate::common::nginx::{self, deployed, listen_on, template};
 use crate::watchdog::Watchdog;
 
+const SITE: &str = "deploy/nginx/imgserver-cluster.conf";
 /// The instance addresses in the deployed file, in order.
 pub const DEPLOYED_INSTANCES: [&str; 3] = ["10.0.0.11:8080", "10.0.0.12:8080", "10.0.0.13:8080"];
 pub const HASH_LINE: &str = "hash $uri$is_args$args consistent;";
+/// Which instances each request went to, and what they answered.
+const LOG_FORMAT: &str = "$status \"$upstream_addr\" \"$upstream_status\" $request_uri";
 
 /// One line of the access log: the instances tried, in order, and their statuses.
 #[derive(Debug)]
@@ -23,10 +25,9 @@ pub struct Access {
     pub upstream_statuses: Vec<String>,
 }
 
+/// The shared Nginx harness, its process tracked by the watchdog.
 pub struct Nginx {
-    child: Option<Child>,
-    pub port: u16,
-    dir: PathBuf,
+    inner: nginx::Nginx,
     watchdog: Watchdog,
 }
 
@@ -40,114 +41,38 @@ impl Nginx {
         hashing: bool,
         watchdog: &Watchdog,
     ) -> Nginx {
-        for attempt in 0..5 {
-            let dir = dir.join(format!("nginx-{attempt}"));
-            if let Some(nginx) = Self::try_start(binary, &dir, instances, hashing, watchdog) {
-                return nginx;
+        let inner = nginx::Nginx::start(binary, Some(dir), Some(LOG_FORMAT), |port, _| {
+            let mut site = deployed(SITE);
+            for (deployed, actual) in DEPLOYED_INSTANCES.iter().zip(instances) {
+                assert!(
+                    site.matches(deployed).count() >= 2,
+                    "the cluster file should name {deployed} in the upstreams"
+                );
+                site = site.replace(deployed, actual);
             }
-        }
-        panic!("nginx did not start");
-    }
-
-    fn try_start(
-        binary: &Path,
-        dir: &Path,
-        instances: &[String],
-        hashing: bool,
-        watchdog: &Watchdog,
-    ) -> Option<Nginx> {
-        std::fs::create_dir_all(dir).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let deployed = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx/imgserver-cluster.conf"),
-        )
-        .unwrap();
-        let mut site = deployed;
-        for (deployed, actual) in DEPLOYED_INSTANCES.iter().zip(instances) {
-            assert!(
-                site.matches(deployed).count() >= 2,
-                "the cluster file should name {deployed} in the upstreams"
-            );
-            site = site.replace(deployed, actual);
-        }
-        site = replace_once(&site, "listen 80;", &format!("listen 127.0.0.1:{port};"));
-        site = replace_once(&site, "listen [::]:80;", "");
-        if !hashing {
-            site = replace_once(&site, HASH_LINE, "# round robin (control run)");
-        }
-        std::fs::write(dir.join("site.conf"), site).unwrap();
-        let d = dir.display();
-        let main = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/error.log info;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  \
-             log_format cluster '$status \"$upstream_addr\" \"$upstream_status\" $request_uri';\n  \
-             access_log {d}/access.log cluster;\n  client_body_temp_path {d}/body;\n  \
-             proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
-             uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  \
-             include {d}/site.conf;\n}}\n"
-        );
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, main).unwrap();
-        let args = |extra: &[&str]| {
-            let mut cmd = Command::new(binary);
-            cmd.arg("-p")
-                .arg(dir)
-                .arg("-c")
-                .arg(&conf)
-                .arg("-e")
-                .arg(dir.join("error.log"))
-                .args(extra)
-                .stdin(Stdio::null());
-            cmd
-        };
-        let check = args(&["-t"]).output().expect("nginx -t runs");
-        assert!(
-            check.status.success(),
-            "nginx -t refuses the cluster config: {}",
-            String::from_utf8_lossy(&check.stderr)
-        );
-        let mut child = args(&[])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx starts");
-        watchdog.track(child.id());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Nginx {
-                    child: Some(child),
-                    port,
-                    dir: dir.to_path_buf(),
-                    watchdog: watchdog.clone(),
-                });
+            if !hashing {
+                site = template(
+                    SITE,
+                    &site,
+                    &[(HASH_LINE, "# round robin (control run)".to_string())],
+                );
             }
-            if child.try_wait().unwrap().is_some() {
-                // Most likely the port was taken in between: try another.
-                watchdog.untrack(child.id());
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+            listen_on(SITE, &site, port)
+        });
+        watchdog.track(inner.pid());
+        Nginx {
+            inner,
+            watchdog: watchdog.clone(),
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        watchdog.untrack(child.id());
-        None
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        self.inner.url(path)
     }
 
     /// Every request logged so far.
     pub fn accesses(&self) -> Vec<Access> {
-        let text = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
+        let text = self.inner.access_log();
         text.lines()
             .filter_map(|line| {
                 let (status, rest) = line.split_once(' ')?;
@@ -191,38 +116,11 @@ impl Nginx {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-
-    pub fn error_log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = child.id();
-            let _ = child.kill();
-            let _ = child.wait();
-            self.watchdog.untrack(pid);
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "--- nginx error.log (last lines):\n{}",
-                self.error_log_tail()
-            );
-        }
+        // The shared harness stops the process; the watchdog no longer needs to.
+        self.watchdog.untrack(self.inner.pid());
     }
-}
-
-/// `text` with `from`, which must occur exactly once, replaced: a change of the deployed file
-/// cannot silently leave the test on the wrong address.
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(
-        text.matches(from).count(),
-        1,
-        "deploy/nginx/imgserver-cluster.conf should contain {from:?} once"
-    );
-    text.replace(from, to)
 }

@@ -4,13 +4,12 @@
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::process_common::listening_port;
+use crate::common::process::{command, listening_port};
 use crate::watchdog::Watchdog;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_imgserver");
 pub const ADMIN_TOKEN: &str = "cluster-admin-token";
 pub const WEBHOOK_SECRET: &str = "cluster-webhook-secret";
 
@@ -49,17 +48,12 @@ impl Instance {
             .unwrap();
         let logged_before = log_file.metadata().unwrap().len() as usize;
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/cluster/instance.toml");
-        let mut cmd = Command::new(BIN);
+        let mut cmd = command();
         cmd.arg("--config")
             .arg(config)
             .current_dir(home)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log_file));
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("IMGSERVER__")) {
-            cmd.env_remove(k);
-        }
         let port_text = port.to_string();
         let (checkout_text, cache_text) =
             (checkout.display().to_string(), cache.display().to_string());

@@ -45,7 +45,7 @@ impl Crowd {
     pub fn new() -> Crowd {
         let clients = (1..=CLIENT_ADDRESSES)
             .map(|i| {
-                crate::support::client_builder()
+                crate::common::client::client_builder()
                     .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 1, i)))
                     .timeout(Duration::from_secs(30))
                     .build()
@@ -64,7 +64,7 @@ impl Crowd {
             .get(format!("{base}{}", want.path))
             .send()
             .await
-            .map_err(|e| format!("{}: {}", want.path, crate::support::error_chain(&e)))?;
+            .map_err(|e| format!("{}: {}", want.path, crate::common::client::error_chain(&e)))?;
         let status = res.status();
         let content_type = res
             .headers()

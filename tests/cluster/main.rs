@@ -18,12 +18,9 @@
 //! `cluster:` are the measurements quoted in the README. Every wait has a deadline, and a
 //! watchdog kills every process it started (by PID) if the whole test overruns.
 
-#[path = "../git_common/mod.rs"]
-mod git_common;
-#[path = "../support/mod.rs"]
-mod support;
-
-use support::process_common;
+#[allow(dead_code)]
+#[path = "../common/mod.rs"]
+mod common;
 
 mod front;
 mod instance;
@@ -34,7 +31,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use git_common::{is_solid, png, Change, Remote, BLUE, GREEN, RED};
+use common::client::{client_builder, error_chain};
+use common::fixtures::fixtures_dir;
+use common::git::{Change, Remote, BLUE, GREEN, RED};
+use common::images::{is_solid, png};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -72,9 +72,8 @@ impl Cluster {
         let watchdog = Watchdog::start(Duration::from_secs(240));
         let remote = Remote::new();
         watchdog.track_dir(remote.dir.path().to_path_buf());
-        let fixture = |name: &str| {
-            std::fs::read(support::fixtures_dir().join(name)).expect("a fixture image")
-        };
+        let fixture =
+            |name: &str| std::fs::read(fixtures_dir().join(name)).expect("a fixture image");
         remote.commit(&[
             Change::Put("cats/default.jpg", fixture("cats/default.jpg")),
             Change::Put("cats/kitten.png", fixture("cats/kitten.png")),
@@ -85,7 +84,7 @@ impl Cluster {
         let mut checkouts = Vec::new();
         let mut instances = Vec::new();
         for n in 1..=INSTANCES {
-            let checkout = git_common::clone(&remote);
+            let checkout = common::git::clone(&remote);
             watchdog.track_dir(checkout.path().to_path_buf());
             instances.push(Instance::start(
                 &format!("instance {n}"),
@@ -99,7 +98,7 @@ impl Cluster {
         }
         let addresses: Vec<String> = instances.iter().map(Instance::addr).collect();
         let nginx = Nginx::start(&nginx_binary, home.path(), &addresses, hashing, &watchdog);
-        let operator = support::client_builder()
+        let operator = client_builder()
             .local_address(std::net::IpAddr::from([127, 0, 0, 1]))
             .timeout(Duration::from_secs(30))
             .build()
@@ -125,7 +124,7 @@ impl Cluster {
             .get(instance.url("/metrics"))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{} /metrics: {}", instance.name, support::error_chain(&e)));
+            .unwrap_or_else(|e| panic!("{} /metrics: {}", instance.name, error_chain(&e)));
         assert_eq!(res.status(), 200, "{} /metrics", instance.name);
         res.text().await.unwrap()
     }
@@ -297,7 +296,7 @@ async fn three_instances_behind_nginx() {
     let mut report: Vec<String> = Vec::new();
 
     // The admin API, webhooks, metrics and the fan-out locations are closed to other addresses.
-    let outsider = support::client_builder()
+    let outsider = client_builder()
         .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
         .build()
         .unwrap();

@@ -1,0 +1,10 @@
+//! The git-synced source against real repositories in temp folders: pulls, failures and
+//! webhooks.
+
+#[allow(dead_code)]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod git_failures;
+mod git_sync;
+mod webhook_git;
