@@ -158,7 +158,9 @@ async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
 /// Every route the service answers, each resource with its methods; any other method is a 405
 /// (for the control plane, a 404 while it is off, so an unused API cannot be discovered).
 pub fn route_table(cfg: &mut web::ServiceConfig) {
-    use crate::grammar::{ADMIN_PREFIX, CMD_PREFIX, HOOKS_PREFIX, IMG_PREFIX, INFO_PREFIX};
+    use crate::grammar::{
+        ADMIN_PREFIX, API_PREFIX, API_SIGN, CMD_PREFIX, HOOKS_PREFIX, IMG_PREFIX, INFO_PREFIX,
+    };
     use routes::{admin, api, health, hooks, image, info, metrics, studio};
 
     let open =
@@ -196,9 +198,9 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(studio::asset))
             .route(web::head().to(studio::asset)),
     )
-    .service(open("/api/status".into()).route(web::get().to(api::status)))
-    .service(open("/api/tree".into()).route(web::get().to(api::tree)))
-    .service(open("/api/sign".into()).route(web::post().to(api::sign)))
+    .service(open(format!("{API_PREFIX}/status")).route(web::get().to(api::status)))
+    .service(open(format!("{API_PREFIX}/tree")).route(web::get().to(api::tree)))
+    .service(open(API_SIGN.into()).route(web::post().to(api::sign)))
     // The control plane: every handler passes the gate (`crate::auth::gate`).
     .service(control(format!("{ADMIN_PREFIX}/git/pull")).route(web::post().to(admin::git_pull)))
     .service(control(format!("{ADMIN_PREFIX}/git/status")).route(web::get().to(admin::git_status)))

@@ -12,14 +12,14 @@ use ipnet::IpNet;
 
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::grammar::{under, CONTROL_PREFIXES};
+use crate::grammar::{under, API_PREFIX, API_SIGN, CONTROL_PREFIXES};
 
 use super::audit;
 
 /// The studio's JSON endpoints: a control-plane call when a token is presented or needed.
-const STUDIO_API: &str = "/api";
+const STUDIO_API: &str = API_PREFIX;
 /// The studio's actions for the admin only.
-const STUDIO_ADMIN_ACTIONS: [&str; 1] = ["/api/sign"];
+const STUDIO_ADMIN_ACTIONS: [&str; 1] = [API_SIGN];
 
 /// Which requests are control-plane calls, decided from the routed path and the headers.
 #[derive(Debug, Clone)]

@@ -20,6 +20,9 @@ pub const ADMIN_PREFIX: &str = "/admin";
 pub const HOOKS_PREFIX: &str = "/hooks";
 pub const CMD_PREFIX: &str = "/cmd";
 pub const CONTROL_PREFIXES: [&str; 3] = [ADMIN_PREFIX, HOOKS_PREFIX, CMD_PREFIX];
+/// The studio's JSON endpoints, and the one among them for the admin only.
+pub const API_PREFIX: &str = "/api";
+pub const API_SIGN: &str = "/api/sign";
 
 /// A request the client got wrong (HTTP 400 `invalid_parameter`); the message is safe to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
