@@ -110,6 +110,12 @@ impl AppError {
         Self::new(ErrorCode::NotFound, "no such image")
     }
 
+    /// A path (or a disabled feature's path) that nothing answers: the same 404 everywhere, so
+    /// an endpoint that is off cannot be told from one that never existed.
+    pub fn no_such_endpoint() -> Self {
+        Self::new(ErrorCode::NotFound, "no such endpoint")
+    }
+
     pub fn method_not_allowed() -> Self {
         Self::new(ErrorCode::MethodNotAllowed, "method not allowed")
     }
@@ -194,10 +200,10 @@ impl ResponseError for AppError {
     }
 }
 
-impl From<crate::request::RequestError> for AppError {
-    fn from(e: crate::request::RequestError) -> Self {
+impl From<crate::grammar::RequestError> for AppError {
+    fn from(e: crate::grammar::RequestError) -> Self {
         match e {
-            crate::request::RequestError::Invalid(message) => AppError::invalid(message),
+            crate::grammar::RequestError::Invalid(message) => AppError::invalid(message),
         }
     }
 }
@@ -240,53 +246,6 @@ impl From<crate::pipeline::PipelineError> for AppError {
             ),
             PipelineError::OutputTooLarge(why) => AppError::new(ErrorCode::InvalidParameter, why),
             PipelineError::Internal(cause) => AppError::internal(cause),
-        }
-    }
-}
-
-impl From<crate::limits::RenderPoolError> for AppError {
-    fn from(e: crate::limits::RenderPoolError) -> Self {
-        use crate::limits::RenderPoolError;
-        match e {
-            RenderPoolError::Overloaded => AppError::new(
-                ErrorCode::Overloaded,
-                "too many renders in progress, retry shortly",
-            )
-            .with_retry_after(Duration::from_secs(1)),
-            RenderPoolError::Timeout(_) => {
-                AppError::new(ErrorCode::RenderTimeout, "the render took too long")
-                    .with_retry_after(Duration::from_secs(5))
-            }
-            RenderPoolError::HeavyRenderRunning => AppError::new(
-                ErrorCode::RateLimited,
-                "this client already has a heavy render running (one at a time: see \
-                 limits.heavy_render_cost); retry when it is done",
-            )
-            .with_retry_after(Duration::from_secs(1)),
-            RenderPoolError::Panicked(why) => {
-                AppError::internal(anyhow::anyhow!("render panicked: {why}"))
-            }
-        }
-    }
-}
-
-impl From<crate::limits::BudgetExhausted> for AppError {
-    fn from(_: crate::limits::BudgetExhausted) -> Self {
-        AppError::new(
-            ErrorCode::Overloaded,
-            "too many sources being read, retry shortly",
-        )
-        .with_retry_after(Duration::from_secs(1))
-    }
-}
-
-impl From<crate::git_sync::SyncError> for AppError {
-    fn from(e: crate::git_sync::SyncError) -> Self {
-        let code = e.code();
-        let error = AppError::new(code, e.to_string());
-        match code {
-            ErrorCode::Internal => error.with_cause(e),
-            _ => error,
         }
     }
 }

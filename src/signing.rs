@@ -15,6 +15,7 @@ use sha2::Sha256;
 
 use crate::config::SecuritySettings;
 use crate::error::{AppError, ErrorCode};
+use crate::grammar::IMG_PREFIX;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -149,7 +150,10 @@ impl UrlSigner {
         .ok_or(SignUrlError::NotAnImageUrl)?;
         let (origin, target) = url.split_at(path_start);
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        if !path.starts_with("/img/") {
+        if !path
+            .strip_prefix(IMG_PREFIX)
+            .is_some_and(|rest| rest.starts_with('/'))
+        {
             return Err(SignUrlError::NotAnImageUrl);
         }
         let kept: Vec<&str> = query

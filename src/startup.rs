@@ -14,10 +14,12 @@ use anyhow::Context;
 use crate::cache::{VariantCache, WritableProbe};
 use crate::config::Settings;
 use crate::delivery::Delivery;
-use crate::limits::{self, Guard, RenderPool};
-use crate::metrics::{self, Metrics};
-use crate::middleware::{access_log, request_id};
+use crate::git_sync::GitSync;
+use crate::limits::{self, RenderPool};
+use crate::metrics::Metrics;
+use crate::middleware::{self, access_log, request_id, Guard};
 use crate::routes;
+use crate::source::{self, OpenOptions, OpenedSource, SourceTree};
 use crate::state::AppState;
 
 pub struct Application {
@@ -30,6 +32,16 @@ impl Application {
     /// Wires the services and binds `server.bind:server.port`; nothing is served until
     /// [`run_until_stopped`](Self::run_until_stopped).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_routes(settings, |_| {}).await
+    }
+
+    /// [`build`](Self::build) with `extra` routes registered ahead of the route table, behind
+    /// the same middleware: for a test that needs a handler of its own (one that panics, one
+    /// that reads a whole body) to prove what the real stack does around it.
+    pub async fn build_with_routes(
+        settings: Settings,
+        extra: fn(&mut web::ServiceConfig),
+    ) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let state = web::Data::new(build_state(settings.clone()).await?);
         let listener = TcpListener::bind((settings.server.bind, settings.server.port))
@@ -46,15 +58,16 @@ impl Application {
             App::new()
                 .app_data(server_state.clone())
                 .app_data(guard.clone())
+                .configure(extra)
                 .configure(route_table)
-                // Innermost first: a panicking handler becomes a 500 that still gets the
-                // headers, the access log line and the metrics of every other response.
+                // Innermost first: a panicking handler becomes a 500 that still gets the access
+                // log line and the metrics of every other response.
                 .wrap(from_fn(limits::catch_panic))
-                .wrap(from_fn(limits::guard))
+                .wrap(from_fn(middleware::guard))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(from_fn(request_id))
                 .wrap(from_fn(access_log))
-                .wrap(from_fn(metrics::request_metrics))
+                .wrap(from_fn(middleware::request_metrics))
         })
         .workers(settings.server.workers)
         .keep_alive(settings.server.keep_alive)
@@ -107,86 +120,105 @@ async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     let limits = &settings.limits;
     let cache = Arc::new(VariantCache::open(&settings.cache, limits.render_timeout));
     let metrics = Arc::new(Metrics::new(&settings));
-    let source = crate::git_sync::open_source(&settings, &cache, metrics.git().clone())?;
-    if let Some(git) = &source.git {
-        git.start().await;
-    }
+    let git_settings = &settings.source.git;
+    let options = OpenOptions {
+        remote: git_settings.remote.as_deref(),
+        branch: git_settings.branch.as_deref(),
+    };
+    let (tree, git): (Arc<dyn SourceTree>, _) = match source::open(&settings.source.dir, options)? {
+        OpenedSource::Folder(tree) => (tree, None),
+        OpenedSource::Repository(tree, checkout) => {
+            let git = GitSync::new(
+                git_settings,
+                tree.clone(),
+                checkout,
+                &cache,
+                metrics.git().clone(),
+            );
+            git.start().await;
+            (tree, Some(git))
+        }
+    };
     let pool = Arc::new(RenderPool::new(
         limits.max_concurrent_renders,
         limits.render_queue,
         limits.render_timeout,
     )?);
-    let delivery = Arc::new(Delivery::new(settings.clone(), source.tree, cache, pool));
+    let delivery = Arc::new(Delivery::new(settings.clone(), tree, cache, pool));
     Ok(AppState {
         delivery,
         metrics,
-        git: source.git,
+        git,
         cache_probe: WritableProbe::new(&settings.cache.dir),
         settings,
         started: Instant::now(),
     })
 }
 
-/// Every route the service answers.
+/// Every route the service answers, each resource with its methods; any other method is a 405
+/// (for the control plane, a 404 while it is off, so an unused API cannot be discovered).
 pub fn route_table(cfg: &mut web::ServiceConfig) {
+    use crate::grammar::{
+        ADMIN_PREFIX, API_PREFIX, API_SIGN, CMD_PREFIX, HOOKS_PREFIX, IMG_PREFIX, INFO_PREFIX,
+    };
+    use routes::{admin, api, health, hooks, image, info, metrics, studio};
+
+    let open =
+        |path: String| web::resource(path).default_service(web::to(routes::method_not_allowed));
+    let control = |path: String| web::resource(path).default_service(web::to(admin::wrong_method));
     cfg.service(
-        web::resource("/img/{path:.*}")
-            .route(web::get().to(routes::image::image))
-            .route(web::head().to(routes::image::image))
-            .default_service(web::to(routes::method_not_allowed)),
+        open(format!("{IMG_PREFIX}/{{path:.*}}"))
+            .route(web::get().to(image::image))
+            .route(web::head().to(image::image)),
+    )
+    .service(open(format!("{INFO_PREFIX}/{{path:.*}}")).route(web::get().to(info::info)))
+    .service(
+        open("/healthz".into())
+            .route(web::get().to(health::healthz))
+            .route(web::head().to(health::healthz)),
     )
     .service(
-        web::resource("/info/{path:.*}")
-            .route(web::get().to(routes::info::info))
-            .default_service(web::to(routes::method_not_allowed)),
+        open("/readyz".into())
+            .route(web::get().to(health::readyz))
+            .route(web::head().to(health::readyz)),
     )
     .service(
-        web::resource("/healthz")
-            .route(web::get().to(routes::health::healthz))
-            .route(web::head().to(routes::health::healthz))
-            .default_service(web::to(routes::method_not_allowed)),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(routes::health::readyz))
-            .route(web::head().to(routes::health::readyz))
-            .default_service(web::to(routes::method_not_allowed)),
-    )
-    .service(
-        web::resource("/metrics")
+        open("/metrics".into())
             .route(web::get().to(metrics::metrics))
-            .route(web::head().to(metrics::metrics))
-            .default_service(web::to(routes::method_not_allowed)),
+            .route(web::head().to(metrics::metrics)),
     )
     // The studio page (README "Studio page"); each handler answers 404 when `ui.enabled` is off.
     .service(
-        web::resource("/")
-            .route(web::get().to(crate::ui::assets::page))
-            .route(web::head().to(crate::ui::assets::page))
-            .default_service(web::to(routes::method_not_allowed)),
+        open("/".into())
+            .route(web::get().to(studio::page))
+            .route(web::head().to(studio::page)),
     )
     .service(
-        web::resource("/ui/{name}")
-            .route(web::get().to(crate::ui::assets::asset))
-            .route(web::head().to(crate::ui::assets::asset))
-            .default_service(web::to(routes::method_not_allowed)),
+        open("/ui/{name}".into())
+            .route(web::get().to(studio::asset))
+            .route(web::head().to(studio::asset)),
+    )
+    .service(open(format!("{API_PREFIX}/status")).route(web::get().to(api::status)))
+    .service(open(format!("{API_PREFIX}/tree")).route(web::get().to(api::tree)))
+    .service(open(API_SIGN.into()).route(web::post().to(api::sign)))
+    // The control plane: every handler passes the gate (`crate::auth::gate`).
+    .service(control(format!("{ADMIN_PREFIX}/git/pull")).route(web::post().to(admin::git_pull)))
+    .service(control(format!("{ADMIN_PREFIX}/git/status")).route(web::get().to(admin::git_status)))
+    .service(
+        control(format!("{ADMIN_PREFIX}/cache/clear")).route(web::post().to(admin::cache_clear)),
     )
     .service(
-        web::resource("/api/status")
-            .route(web::get().to(routes::api::status))
-            .default_service(web::to(routes::method_not_allowed)),
+        control(format!("{ADMIN_PREFIX}/cache/stats")).route(web::get().to(admin::cache_stats)),
+    )
+    // goimgserver's commands share the admin token.
+    .service(
+        control(format!("{CMD_PREFIX}/{{name}}"))
+            .route(web::post().to(routes::goimgserver_cmd::command)),
     )
     .service(
-        web::resource("/api/tree")
-            .route(web::get().to(routes::api::tree))
-            .default_service(web::to(routes::method_not_allowed)),
+        web::resource(format!("{HOOKS_PREFIX}/git"))
+            .route(web::post().to(hooks::git))
+            .default_service(web::to(hooks::wrong_method)),
     )
-    .service(
-        web::resource("/api/sign")
-            .route(web::post().to(routes::api::sign))
-            .default_service(web::to(routes::method_not_allowed)),
-    )
-    .configure(routes::admin::configure)
-    .configure(routes::hooks::configure)
     .default_service(web::to(routes::not_found));
 }

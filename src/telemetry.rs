@@ -1,12 +1,18 @@
 //! Logging setup: `tracing` to stderr (journald picks it up under systemd) as text or JSON
 //! (`log.format`), level from `log.level` unless `RUST_LOG` is set. Colours only on a terminal.
 //! Panics are logged as events too, so a JSON log stays machine-readable when one happens.
+//! Also the [`RequestId`] every log line about a request carries.
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
+
+/// The id of the request being served: set by the request-id middleware, read by the access
+/// log and the audit line.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// Installs the global subscriber; later calls (tests building several apps) are no-ops.
 pub fn init(log: &LogSettings) {

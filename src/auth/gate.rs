@@ -12,21 +12,14 @@ use ipnet::IpNet;
 
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::grammar::{under, API_PREFIX, API_SIGN, CONTROL_PREFIXES};
 
 use super::audit;
 
-/// Paths whose every call is a control-plane call.
-const CONTROL_PREFIXES: [&str; 3] = ["/admin", "/hooks", "/cmd"];
 /// The studio's JSON endpoints: a control-plane call when a token is presented or needed.
-const STUDIO_API: &str = "/api";
+const STUDIO_API: &str = API_PREFIX;
 /// The studio's actions for the admin only.
-const STUDIO_ADMIN_ACTIONS: [&str; 1] = ["/api/sign"];
-
-/// Whether `path` is `prefix` or lies below it.
-pub fn under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
+const STUDIO_ADMIN_ACTIONS: [&str; 1] = [API_SIGN];
 
 /// Which requests are control-plane calls, decided from the routed path and the headers.
 #[derive(Debug, Clone)]
@@ -120,15 +113,6 @@ mod tests {
             map.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
         map
-    }
-
-    #[test]
-    fn prefixes_match_whole_segments() {
-        assert!(under("/admin", "/admin"));
-        assert!(under("/admin/cache", "/admin"));
-        assert!(!under("/administrator", "/admin"));
-        assert!(under("/img/a.jpg", "/img"));
-        assert!(!under("/imgx/a.jpg", "/img"));
     }
 
     #[test]

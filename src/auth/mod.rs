@@ -15,9 +15,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest};
 use ipnet::IpNet;
 
-use crate::middleware::RequestId;
+use crate::telemetry::RequestId;
 
-pub use gate::{no_store, under, ControlCall, ControlPlane};
+pub use gate::{no_store, ControlCall, ControlPlane};
 pub use token::{bearer_matches, secrets_equal, AdminToken};
 pub use webhook::{verify_webhook, Forge};
 

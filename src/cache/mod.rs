@@ -2,7 +2,7 @@
 //! [`VariantCache::get_or_render`]:
 //!
 //! 1. the memory tier ([`memory`]): a hit costs no I/O and no render;
-//! 2. otherwise one *flight* per key ([`flight`]): concurrent requests for the same variant
+//! 2. otherwise one *flight* per key ([`crate::single_flight`]): concurrent requests for the same variant
 //!    share one disk read ([`disk`]) and, when the disk has nothing, one render; every waiter
 //!    is bounded by the render timeout;
 //! 3. a variant read from disk is promoted to memory; a rendered one goes to memory at once
@@ -14,7 +14,6 @@
 //! [`forget_contents`](VariantCache::forget_contents) give the space back.
 
 mod disk;
-mod flight;
 mod memory;
 mod probe;
 mod stats;
@@ -26,16 +25,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
-
 use self::disk::{DiskBudget, DiskTier};
-use self::flight::{Filled, Flights, Outcome};
 use self::memory::{Held, MemoryTier};
 use self::stats::Counters;
 use crate::config::CacheSettings;
 use crate::error::AppError;
 use crate::limits::RenderPoolError;
 use crate::request::VariantKey;
+use crate::single_flight::SingleFlight;
 
 pub use self::probe::WritableProbe;
 pub use self::stats::{CacheStats, TierStats};
@@ -44,6 +41,16 @@ pub use self::variant::{CacheStatus, ClearOutcome, ClearScope, Lookup, Origin, V
 /// How long a lookup waits for a disk read or render when no limit is given.
 const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
+/// What a flight produced, handed to every request that waited for it.
+#[derive(Debug, Clone)]
+struct Filled {
+    variant: Arc<Variant>,
+    status: CacheStatus,
+    render_time: Option<Duration>,
+}
+
+type Outcome = Result<Filled, Arc<AppError>>;
+
 pub struct VariantCache {
     inner: Arc<Inner>,
 }
@@ -51,7 +58,7 @@ pub struct VariantCache {
 struct Inner {
     memory: MemoryTier,
     disk: Option<Arc<DiskTier>>,
-    flights: Arc<Flights>,
+    flights: Arc<SingleFlight<VariantKey, Outcome>>,
     counters: Counters,
     /// Bound on one request's wait for its flight (the render timeout).
     wait_limit: Duration,
@@ -85,7 +92,7 @@ impl VariantCache {
             inner: Arc::new(Inner {
                 memory: MemoryTier::new(memory_bytes),
                 disk,
-                flights: Arc::new(Flights::default()),
+                flights: SingleFlight::new(fill_panicked),
                 counters: Counters::default(),
                 wait_limit,
                 started: Instant::now(),
@@ -114,21 +121,16 @@ impl VariantCache {
         if let Some(held) = inner.memory.get(key) {
             return Ok(inner.memory_hit(key, &held));
         }
-        let flight = {
-            let mut flights = inner.flights.lock();
-            // A flight inserts into memory before it leaves the map: checking again under the
-            // lock means a variant that just landed is not rendered twice.
-            if let Some(held) = inner.memory.get(key) {
-                drop(flights);
-                return Ok(inner.memory_hit(key, &held));
-            }
-            match flights.get(key) {
-                Some(flight) => flight.clone(),
-                None => {
-                    let work = inner.clone().fill(key.clone(), render).boxed();
-                    inner.flights.start(&mut flights, key, work)
-                }
-            }
+        // A flight inserts into memory before it leaves the map: checking again under the
+        // lock means a variant that just landed is not rendered twice.
+        let joined = inner.flights.join_unless(
+            key.clone(),
+            || inner.memory.get(key),
+            || inner.clone().fill(key.clone(), render),
+        );
+        let flight = match joined {
+            Ok(flight) => flight,
+            Err(held) => return Ok(inner.memory_hit(key, &held)),
         };
         let filled = match tokio::time::timeout(inner.wait_limit, flight).await {
             Ok(Ok(filled)) => filled,
@@ -264,6 +266,12 @@ impl Inner {
             .ok()
             .flatten()
     }
+}
+
+fn fill_panicked() -> Outcome {
+    Err(Arc::new(AppError::internal(anyhow::anyhow!(
+        "the cache fill task panicked"
+    ))))
 }
 
 /// A fresh copy of an error shared by every waiter of a flight.

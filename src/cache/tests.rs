@@ -1,6 +1,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 
 use super::*;
 use crate::error::ErrorCode;

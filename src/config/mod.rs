@@ -3,6 +3,7 @@
 //! reports every problem together. Nothing else in the crate reads configuration sources.
 
 mod raw;
+mod remote_url;
 mod secret;
 mod units;
 mod validate;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Serialize;
 
+pub use remote_url::display_url;
 pub use secret::{Secret, MIN_SECRET_BYTES};
 
 use crate::pipeline::{PipelineSettings, ShrinkOnLoad};
@@ -281,7 +283,7 @@ fn remote_without_credentials<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     match remote {
-        Some(url) => s.serialize_str(&crate::git_sync::display_url(url)),
+        Some(url) => s.serialize_str(&display_url(url)),
         None => s.serialize_none(),
     }
 }

@@ -314,7 +314,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     let presets = p.take("images.presets", i.presets);
     for (name, query) in &presets {
         // A preset is a query string a request could have sent, naming no preset or signature.
-        match crate::request::parse_query(query, max_width, max_height) {
+        match crate::grammar::parse_query(query, max_width, max_height) {
             Err(e) => p.add("images.presets", format!("preset {name:?}: {e}")),
             Ok(params) if params.preset.is_some() || params.signature.is_some() => p.add(
                 "images.presets",

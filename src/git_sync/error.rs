@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::error::{AppError, ErrorCode};
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
     /// Neither `source.git.remote` nor an `origin` in the checkout.
@@ -26,13 +28,23 @@ pub enum SyncError {
 
 impl SyncError {
     /// The API error code this failure is answered with.
-    pub fn code(&self) -> crate::error::ErrorCode {
-        use crate::error::ErrorCode;
+    pub fn code(&self) -> ErrorCode {
         match self {
             SyncError::NoRemote | SyncError::Diverged { .. } => ErrorCode::Conflict,
             SyncError::Remote(_) => ErrorCode::GitRemoteError,
             SyncError::Timeout(_) => ErrorCode::GitTimeout,
             SyncError::Local(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<SyncError> for AppError {
+    fn from(e: SyncError) -> Self {
+        let code = e.code();
+        let error = AppError::new(code, e.to_string());
+        match code {
+            ErrorCode::Internal => error.with_cause(e),
+            _ => error,
         }
     }
 }

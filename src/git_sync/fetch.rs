@@ -8,7 +8,7 @@ use super::credentials::{AuthAttempts, Resolved, Scrubber};
 use super::deadline::Deadline;
 use super::SyncError;
 
-pub const REMOTE: &str = "origin";
+pub use crate::source::REMOTE;
 
 /// The tip of the branch on the remote, with its objects now in the local object database.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
-//! The git-synced source: opening (or cloning into) the source folder, and syncing it with its
-//! remote through libgit2 only (no `git` process, no shell).
+//! Syncing the git-synced source with its remote through libgit2 only (no `git` process, no
+//! shell). Opening the source folder (or preparing an empty one for the clone) is
+//! [`crate::source::open`]; the first sync of a fresh clone is this module's.
 //!
 //! A sync fetches the followed branch, then moves to the fetched commit: fast-forward, or, when
 //! the remote history was rewritten, reset (`on_diverge = "reset"`) or refuse (409). Serving
@@ -8,7 +9,8 @@
 //! deleted files are dropped from the cache by their content identity (blob id); variants of
 //! unchanged files stay warm.
 //!
-//! Only one sync runs at a time ([`single_flight`]); callers arriving meanwhile share its result.
+//! Only one sync runs at a time ([`crate::single_flight`]); callers arriving meanwhile share its
+//! result.
 //! The git work runs on its own thread under a deadline (`source.git.timeout`): when it passes,
 //! the caller gets 504 and the abandoned sync is guaranteed to change nothing ([`deadline`]).
 
@@ -16,9 +18,7 @@ mod credentials;
 mod deadline;
 mod error;
 mod fetch;
-mod open;
 mod poller;
-mod single_flight;
 mod status;
 mod update;
 
@@ -31,17 +31,17 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::cache::VariantCache;
-use crate::config::{GitSettings, OnDiverge, Settings};
-use crate::metrics::{self, GitSyncMetrics};
-use crate::source::{DirTree, GitTree, Published, SourceTree};
+use crate::config::{GitSettings, OnDiverge};
+use crate::metrics::{GitSyncMetrics, SyncOutcome};
+use crate::single_flight::SingleFlight;
+use crate::source::{Checkout, GitTree, Published};
 
-pub use credentials::display_url;
+use crate::config::display_url;
 pub use error::SyncError;
 pub use status::{GitStatus, Trigger};
 
 use credentials::{Credentials, Scrubber};
 use deadline::Deadline;
-use single_flight::SingleFlight;
 use status::{timestamp, ErrorRecord, History, SyncRecord};
 use update::{Changes, Move};
 
@@ -67,53 +67,6 @@ pub struct SyncReport {
     pub duration_ms: u64,
 }
 
-/// What the source folder turned out to be.
-pub struct OpenedSource {
-    pub tree: Arc<dyn SourceTree>,
-    /// `None` for a plain folder.
-    pub git: Option<Arc<GitSync>>,
-}
-
-/// Opens `source.dir`: a git checkout (or an empty folder to clone into) gets a [`GitTree`] and
-/// a [`GitSync`]; anything else a [`DirTree`].
-pub fn open_source(
-    settings: &Settings,
-    cache: &Arc<VariantCache>,
-    metrics: GitSyncMetrics,
-) -> anyhow::Result<OpenedSource> {
-    let dir = &settings.source.dir;
-    let Some(checkout) = open::open(dir, &settings.source.git)? else {
-        return Ok(OpenedSource {
-            tree: Arc::new(DirTree::open(dir)?),
-            git: None,
-        });
-    };
-    let tree = Arc::new(GitTree::new(
-        &checkout.git_dir,
-        checkout.workdir.as_deref(),
-        checkout.published,
-    ));
-    let sync = Arc::new(GitSync {
-        settings: settings.source.git.clone(),
-        git_dir: checkout.git_dir,
-        tree: tree.clone(),
-        cache: cache.clone(),
-        credentials: Credentials::from_settings(&settings.source.git),
-        remote_url: checkout.remote_url,
-        head_branch: checkout.head_branch,
-        history: Mutex::new(History::default()),
-        flight: Arc::new(SingleFlight::new(|| {
-            Err(SyncError::Local("the sync stopped unexpectedly".into()))
-        })),
-        repo_lock: Arc::new(Mutex::new(())),
-        metrics,
-    });
-    Ok(OpenedSource {
-        tree,
-        git: Some(sync),
-    })
-}
-
 pub struct GitSync {
     settings: GitSettings,
     git_dir: PathBuf,
@@ -124,13 +77,39 @@ pub struct GitSync {
     remote_url: Option<String>,
     head_branch: Option<String>,
     history: Mutex<History>,
-    flight: Arc<SingleFlight<SyncResult>>,
+    /// One key: there is one sync at a time.
+    flight: Arc<SingleFlight<(), SyncResult>>,
     /// Serialises git work on the repository, including a timed-out sync still winding down.
     repo_lock: Arc<Mutex<()>>,
     metrics: GitSyncMetrics,
 }
 
 impl GitSync {
+    /// The sync of a repository the source opened ([`crate::source::open`]).
+    pub fn new(
+        settings: &GitSettings,
+        tree: Arc<GitTree>,
+        checkout: Checkout,
+        cache: &Arc<VariantCache>,
+        metrics: GitSyncMetrics,
+    ) -> Arc<Self> {
+        Arc::new(GitSync {
+            settings: settings.clone(),
+            git_dir: checkout.git_dir,
+            tree,
+            cache: cache.clone(),
+            credentials: Credentials::from_settings(settings),
+            remote_url: checkout.remote_url,
+            head_branch: checkout.head_branch,
+            history: Mutex::new(History::default()),
+            flight: SingleFlight::new(|| {
+                Err(SyncError::Local("the sync stopped unexpectedly".into()))
+            }),
+            repo_lock: Arc::new(Mutex::new(())),
+            metrics,
+        })
+    }
+
     /// Starts what runs by itself: the first sync of a fresh clone (awaited, so the service
     /// starts with something to serve when the remote answers) and the interval poller.
     pub async fn start(self: &Arc<Self>) {
@@ -152,7 +131,7 @@ impl GitSync {
     /// Syncs with the remote, or joins the sync already running.
     pub async fn sync(self: &Arc<Self>, trigger: Trigger) -> SyncResult {
         let this = self.clone();
-        self.flight.run(move || this.run(trigger)).await
+        self.flight.run((), move || this.run(trigger)).await
     }
 
     /// The branch followed: configured, learned from the remote by a sync, or HEAD's.
@@ -176,7 +155,7 @@ impl GitSync {
                 .settings
                 .sync_interval
                 .map(|d| humantime::format_duration(d).to_string()),
-            syncing: self.flight.is_running(),
+            syncing: self.flight.is_running(&()),
             syncs: history.syncs,
             last_sync: history.last_sync.clone(),
             last_success_at: history.last_success_at.clone(),
@@ -201,13 +180,9 @@ impl GitSync {
         let started = Instant::now();
         let result = self.run_job(started).await;
         self.record(trigger, started.elapsed(), &result);
-        let outcome = match &result {
-            Ok(report) if report.updated => metrics::SyncResult::Updated,
-            Ok(_) => metrics::SyncResult::Unchanged,
-            Err(_) => metrics::SyncResult::Failed,
-        };
+        let outcome = outcome_of(&result);
         self.metrics.record_sync(outcome, started.elapsed());
-        if outcome == metrics::SyncResult::Updated {
+        if outcome == SyncOutcome::Updated {
             self.publish_metrics();
         }
         result
@@ -289,7 +264,7 @@ impl GitSync {
                 history.last_sync = Some(SyncRecord {
                     at: now,
                     trigger,
-                    result: if report.updated { "updated" } else { "current" },
+                    result: outcome_of(result),
                     from: report.from.clone(),
                     to: Some(report.to.clone()),
                     duration_ms: report.duration_ms,
@@ -300,7 +275,7 @@ impl GitSync {
                 history.last_sync = Some(SyncRecord {
                     at: now.clone(),
                     trigger,
-                    result: "failed",
+                    result: SyncOutcome::Failed,
                     from: None,
                     to: None,
                     duration_ms: took.as_millis() as u64,
@@ -313,6 +288,14 @@ impl GitSync {
                 });
             }
         }
+    }
+}
+
+fn outcome_of(result: &SyncResult) -> SyncOutcome {
+    match result {
+        Ok(report) if report.updated => SyncOutcome::Updated,
+        Ok(_) => SyncOutcome::Unchanged,
+        Err(_) => SyncOutcome::Failed,
     }
 }
 

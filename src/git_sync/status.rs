@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::config::OnDiverge;
+use crate::metrics::SyncOutcome;
 
 /// What started a sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,8 +23,7 @@ pub struct SyncRecord {
     /// RFC 3339, UTC.
     pub at: String,
     pub trigger: Trigger,
-    /// `updated`, `current` or `failed`.
-    pub result: &'static str,
+    pub result: SyncOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -25,6 +25,7 @@ use prometheus::{Histogram, HistogramOpts};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::client_ip::rate_key;
+use crate::error::{AppError, ErrorCode};
 use crate::metrics::LATENCY_BUCKETS;
 
 #[derive(Debug, thiserror::Error)]
@@ -329,6 +330,31 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl From<RenderPoolError> for AppError {
+    fn from(e: RenderPoolError) -> Self {
+        match e {
+            RenderPoolError::Overloaded => AppError::new(
+                ErrorCode::Overloaded,
+                "too many renders in progress, retry shortly",
+            )
+            .with_retry_after(Duration::from_secs(1)),
+            RenderPoolError::Timeout(_) => {
+                AppError::new(ErrorCode::RenderTimeout, "the render took too long")
+                    .with_retry_after(Duration::from_secs(5))
+            }
+            RenderPoolError::HeavyRenderRunning => AppError::new(
+                ErrorCode::RateLimited,
+                "this client already has a heavy render running (one at a time: see \
+                 limits.heavy_render_cost); retry when it is done",
+            )
+            .with_retry_after(Duration::from_secs(1)),
+            RenderPoolError::Panicked(why) => {
+                AppError::internal(anyhow::anyhow!("render panicked: {why}"))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use crate::error::{AppError, ErrorCode};
+
 /// How long a request waits for room before it is refused (the service's budget).
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 
@@ -104,6 +106,16 @@ impl Drop for SourcePermit {
             *in_use = in_use.saturating_sub(self.bytes);
         }
         self.budget.released.notify_waiters();
+    }
+}
+
+impl From<BudgetExhausted> for AppError {
+    fn from(_: BudgetExhausted) -> Self {
+        AppError::new(
+            ErrorCode::Overloaded,
+            "too many sources being read, retry shortly",
+        )
+        .with_retry_after(Duration::from_secs(1))
     }
 }
 

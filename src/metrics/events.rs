@@ -98,9 +98,11 @@ impl LimitMetrics {
     }
 }
 
-/// How one git sync ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncResult {
+/// How one git sync ended: one vocabulary for the metric's `result` label, the status's
+/// `last_sync.result` and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncOutcome {
     /// A new commit is served.
     Updated,
     /// The remote had nothing new.
@@ -109,14 +111,14 @@ pub enum SyncResult {
     Failed,
 }
 
-impl SyncResult {
-    const ALL: [SyncResult; 3] = [
-        SyncResult::Updated,
-        SyncResult::Unchanged,
-        SyncResult::Failed,
+impl SyncOutcome {
+    const ALL: [SyncOutcome; 3] = [
+        SyncOutcome::Updated,
+        SyncOutcome::Unchanged,
+        SyncOutcome::Failed,
     ];
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Self::Updated => "updated",
             Self::Unchanged => "unchanged",
@@ -144,7 +146,7 @@ impl GitSyncMetrics {
             &["result"],
         )
         .expect("valid metric");
-        for result in SyncResult::ALL {
+        for result in SyncOutcome::ALL {
             syncs.with_label_values(&[result.label()]);
         }
         let duration = Histogram::with_opts(
@@ -183,10 +185,10 @@ impl GitSyncMetrics {
     }
 
     /// Records one finished sync.
-    pub fn record_sync(&self, result: SyncResult, took: Duration) {
+    pub fn record_sync(&self, result: SyncOutcome, took: Duration) {
         self.syncs.with_label_values(&[result.label()]).inc();
         self.duration.observe(took.as_secs_f64());
-        if result != SyncResult::Failed {
+        if result != SyncOutcome::Failed {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())

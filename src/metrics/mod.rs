@@ -1,12 +1,12 @@
-//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+//! Prometheus metrics: the registry of events, counted where they happen. HTTP requests by
+//! route template, method and status ([`HttpMetrics`], recorded by
+//! [`crate::middleware::request_metrics`]), rate-limited and rejected requests
+//! ([`LimitMetrics`]), git syncs and the served commit ([`GitSyncMetrics`]). These are the one
+//! place other modules report to; this module imports none of them.
 //!
-//! Two kinds of numbers end up there:
-//! - events, counted where they happen: HTTP requests by route template, method and status
-//!   (the [`request_metrics`] middleware), rate-limited and rejected requests ([`LimitMetrics`]),
-//!   git syncs and the served commit ([`GitSyncMetrics`]). These are the one place other
-//!   modules report to;
-//! - state, read at scrape time from the services that already keep it (cache tiers, render
-//!   queue), so no counter is duplicated outside its owner ([`snapshot`]).
+//! `GET /metrics` ([`crate::routes::metrics`]) adds the state read at scrape time from the
+//! services that already keep it (cache tiers, render queue), so no counter is duplicated outside
+//! its owner.
 //!
 //! Every app has its own registry (tests run several apps in one process). Label values are
 //! bounded: routes are templates (`/img`, never the requested file), methods and error codes
@@ -14,19 +14,16 @@
 
 mod events;
 mod http;
-mod route;
-mod snapshot;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use prometheus::proto::MetricFamily;
 use prometheus::{Encoder, Gauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
-pub use events::{GitSyncMetrics, LimitMetrics, RateLimit, Rejection, SyncResult};
-pub use http::{request_metrics, route_label, HttpMetrics};
-pub use route::metrics;
+pub use events::{GitSyncMetrics, LimitMetrics, RateLimit, Rejection, SyncOutcome};
+pub use http::HttpMetrics;
 
 use crate::config::Settings;
-use crate::delivery::Delivery;
 
 /// Upper bounds of request and render latency histograms: 1 ms to 10 s.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -76,10 +73,16 @@ impl Metrics {
         &self.git
     }
 
-    /// The whole exposition: the registered event families plus a snapshot of `delivery`.
-    pub fn render(&self, delivery: &Delivery) -> String {
+    /// Renders and queued renders the pool admits at most (a gauge's ceiling at scrape time).
+    pub fn render_queue_capacity(&self) -> i64 {
+        self.render_queue_capacity
+    }
+
+    /// The whole exposition: the registered event families plus `snapshot`, the state families
+    /// read at scrape time.
+    pub fn render(&self, snapshot: Vec<MetricFamily>) -> String {
         let mut families = self.registry.gather();
-        families.extend(snapshot::families(delivery, self.render_queue_capacity));
+        families.extend(snapshot);
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&families, &mut out) {

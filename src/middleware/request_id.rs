@@ -7,11 +7,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 
-pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+use crate::telemetry::RequestId;
 
-/// The id of the request being served.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 fn acceptable(id: &str) -> bool {
     !id.is_empty()

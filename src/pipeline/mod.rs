@@ -1,13 +1,23 @@
 //! The render pipeline: plain synchronous functions that turn source bytes into an encoded
-//! variant, in a fixed order (sniff → check limits → decode → orient → sRGB → resize → encode).
-//! No actix or async types here; callers run these on the render pool.
+//! variant. No actix or async types here; callers run these on the render pool. One render uses
+//! one core.
 //!
-//! In detail, [`render`] does: [`sniff`] the format; read the header and check the limits
-//! before anything is allocated; plan the geometry on the displayed (oriented) size; decode,
-//! shrinking on load where the format allows; resample the planned region *in the stored
-//! orientation*; convert the small result to sRGB; orient it; letterbox or flatten onto the
-//! background; encode without metadata. One render uses one core.
-//! [`assess`] estimates a render's cost from the header before it is admitted (see `cost`).
+//! [`render`] runs the steps in this order, each in its own file:
+//!
+//! 1. [`sniff`](fn@sniff) the format from the magic number (`sniff.rs`);
+//! 2. read the header (`header/`) and check the source limits before anything is allocated
+//!    (`limits.rs`);
+//! 3. plan the geometry on the displayed (EXIF-oriented) size (`geometry.rs`) and check the
+//!    output limits (`cost.rs`);
+//! 4. decode, shrinking on load where the format allows (`decode/`);
+//! 5. resample the planned region *in the stored orientation* (`resize.rs`);
+//! 6. convert the small result to sRGB (`color.rs`);
+//! 7. orient it (`orient.rs`, from `exif.rs`);
+//! 8. letterbox or flatten onto the background (`compose.rs`);
+//! 9. encode without metadata (`encode/`).
+//!
+//! [`assess`] runs steps 1-3 only, to estimate a render's cost before it is admitted
+//! (`cost.rs`); [`probe`] runs steps 1-2 (for `/info/`).
 
 pub mod geometry;
 pub mod spec;

@@ -7,9 +7,9 @@ use crate::config::ImageSettings;
 use crate::pipeline::{Fit, Gravity, ImageFormat, RenderSpec, Rgb};
 
 use super::accept::Accepted;
-use super::params::{parse_query, FormatChoice, RawParams};
 use super::sizes::admit_size;
 use super::RequestError;
+use crate::grammar::{parse_query, FormatChoice, RawParams};
 
 /// A validated request to transform an image, before the source format is known.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,7 +196,7 @@ pub fn canonical_key(spec: &RenderSpec) -> String {
 mod tests {
     use super::*;
     use crate::config::{LoadOptions, Settings};
-    use crate::request::params::apply_path_params;
+    use crate::grammar::apply_path_params;
 
     fn images() -> ImageSettings {
         let dir = std::env::temp_dir();

@@ -17,18 +17,8 @@ use crate::git_sync::{GitSync, Trigger};
 use crate::source::{PathError, RelPath};
 use crate::state::AppState;
 
-/// The admin routes (and goimgserver's `/cmd/`, which share their token).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(wrong_method));
-    cfg.service(resource("/admin/git/pull").route(web::post().to(git_pull)))
-        .service(resource("/admin/git/status").route(web::get().to(git_status)))
-        .service(resource("/admin/cache/clear").route(web::post().to(cache_clear)))
-        .service(resource("/admin/cache/stats").route(web::get().to(cache_stats)))
-        .service(resource("/cmd/{name}").route(web::post().to(super::goimgserver_cmd::command)));
-}
-
 pub(crate) fn no_such_endpoint() -> HttpResponse {
-    AppError::new(ErrorCode::NotFound, "no such endpoint").error_response()
+    AppError::no_such_endpoint().error_response()
 }
 
 /// Runs `call` when the token matches, answering 404/401 otherwise; audits the outcome.
@@ -65,7 +55,7 @@ pub(crate) fn unauthorized() -> HttpResponse {
 }
 
 /// Any method an admin route does not serve: 404 while the API is off, else 405.
-async fn wrong_method(state: web::Data<AppState>) -> HttpResponse {
+pub async fn wrong_method(state: web::Data<AppState>) -> HttpResponse {
     match state.settings.admin.token {
         None => no_such_endpoint(),
         Some(_) => AppError::method_not_allowed().error_response(),
@@ -81,7 +71,7 @@ pub(crate) fn git_service(state: &AppState) -> Result<&std::sync::Arc<GitSync>, 
     })
 }
 
-async fn git_pull(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn git_pull(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     guarded(&req, &state, "git.pull", async {
         let report = git_service(&state)?.sync(Trigger::Admin).await?;
         Ok(HttpResponse::Ok().json(&*report))
@@ -89,21 +79,21 @@ async fn git_pull(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     .await
 }
 
-async fn git_status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn git_status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     guarded(&req, &state, "git.status", async {
         Ok(HttpResponse::Ok().json(git_service(&state)?.status()))
     })
     .await
 }
 
-async fn cache_stats(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn cache_stats(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     guarded(&req, &state, "cache.stats", async {
         Ok(HttpResponse::Ok().json(state.delivery.cache().stats()))
     })
     .await
 }
 
-async fn cache_clear(
+pub async fn cache_clear(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,

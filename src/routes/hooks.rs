@@ -18,22 +18,19 @@ use crate::state::AppState;
 
 use super::admin::{git_service, no_such_endpoint};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/hooks/git")
-            .route(web::post().to(git))
-            .default_service(web::to(wrong_method)),
-    );
-}
-
-async fn wrong_method(state: web::Data<AppState>) -> HttpResponse {
+/// Any method the webhook does not serve: 404 while webhooks are off, else 405.
+pub async fn wrong_method(state: web::Data<AppState>) -> HttpResponse {
     match state.settings.webhook.secret {
         None => no_such_endpoint(),
         Some(_) => AppError::method_not_allowed().error_response(),
     }
 }
 
-async fn git(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+pub async fn git(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let Some(secret) = &state.settings.webhook.secret else {
         return no_such_endpoint();
     };

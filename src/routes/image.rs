@@ -10,10 +10,9 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::delivery::{ImageQuery, ImageReply, ReplyBody};
 use crate::error::AppError;
+use crate::grammar::{below, IMG_PREFIX};
 use crate::limits::RenderAdmission;
 use crate::state::AppState;
-
-pub const PREFIX: &str = "/img/";
 
 pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
@@ -24,11 +23,7 @@ pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         .unwrap_or_default();
     // The router matched the decoded path; a prefix that was itself percent-encoded
     // (`/%69mg/...`) is not a spelling we serve.
-    let raw_path = req
-        .uri()
-        .path()
-        .strip_prefix(PREFIX)
-        .ok_or_else(AppError::not_found)?;
+    let raw_path = below(req.uri().path(), IMG_PREFIX).ok_or_else(AppError::not_found)?;
     let query = ImageQuery {
         request_path: req.uri().path(),
         raw_path,

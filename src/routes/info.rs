@@ -4,16 +4,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::AppError;
+use crate::grammar::{below, INFO_PREFIX};
 use crate::state::AppState;
 
-pub const PREFIX: &str = "/info/";
-
 pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let raw_path = req
-        .uri()
-        .path()
-        .strip_prefix(PREFIX)
-        .ok_or_else(AppError::not_found)?;
+    let raw_path = below(req.uri().path(), INFO_PREFIX).ok_or_else(AppError::not_found)?;
     let info = state.delivery.info(raw_path).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))

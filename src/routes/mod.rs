@@ -8,6 +8,8 @@ pub mod health;
 pub mod hooks;
 pub mod image;
 pub mod info;
+pub mod metrics;
+pub mod studio;
 
 use actix_web::HttpResponse;
 
@@ -20,8 +22,5 @@ pub async fn method_not_allowed() -> Result<HttpResponse, AppError> {
 
 /// For any path no route serves.
 pub async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::new(
-        crate::error::ErrorCode::NotFound,
-        "no such endpoint",
-    ))
+    Err(AppError::no_such_endpoint())
 }

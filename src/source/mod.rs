@@ -3,6 +3,7 @@
 //! variant). A [`SourceTree`] is either a plain folder ([`DirTree`]) or, with git sync, the
 //! object database at the published commit.
 
+mod checkout;
 mod dir;
 mod git;
 mod opened;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
+pub use checkout::{open, Checkout, OpenOptions, OpenedSource, REMOTE};
 pub use dir::DirTree;
 pub use git::{GitTree, Published};
 pub use opened::Opened;

@@ -57,12 +57,12 @@ pub fn visit(settings: &Settings, req: &HttpRequest, need: Need) -> Visit {
         audited,
     };
     if !settings.ui.enabled {
-        return verdict(Err(no_such_endpoint()), false);
+        return verdict(Err(AppError::no_such_endpoint()), false);
     }
     match need {
         Need::Page => verdict(Ok(Caller::Anonymous), false),
         Need::Admin if token == AdminToken::NotConfigured => {
-            verdict(Err(no_such_endpoint()), false)
+            verdict(Err(AppError::no_such_endpoint()), false)
         }
         Need::Admin => verdict(required(token), true),
         // With `require_token` but no token configured nothing can match: the page stays locked
@@ -90,8 +90,4 @@ fn required(token: AdminToken) -> Result<Caller, AppError> {
             "the admin token is wrong",
         )),
     }
-}
-
-fn no_such_endpoint() -> AppError {
-    AppError::new(ErrorCode::NotFound, "no such endpoint")
 }

@@ -7,14 +7,10 @@
 use std::sync::LazyLock;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use crate::delivery::etag_matches;
-use crate::error::AppError;
-use crate::state::AppState;
-
-use super::access::{check, Need};
 
 /// `img-src blob:` is the editor's preview (fetched, to read its headers, then shown from a
 /// blob); `data:` is for small inline icons in the stylesheet.
@@ -69,21 +65,17 @@ static FILES: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     ]
 });
 
-/// `GET`/`HEAD /`: the page.
-pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    check(&state.settings, &req, Need::Page)?;
-    Ok(respond(&req, &INDEX))
+/// The page itself (`index.html`).
+pub fn index(req: &HttpRequest) -> HttpResponse {
+    respond(req, &INDEX)
 }
 
-/// `GET`/`HEAD /ui/{name}`: its stylesheet, script and icon.
-pub async fn asset(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    check(&state.settings, &req, Need::Page)?;
-    let name = req.match_info().get("name").unwrap_or("");
-    let asset = FILES
+/// One of the page's files by name (stylesheet, script, icon); `None` for any other name.
+pub fn file(req: &HttpRequest, name: &str) -> Option<HttpResponse> {
+    FILES
         .iter()
         .find(|a| a.name == name)
-        .ok_or_else(|| AppError::new(crate::error::ErrorCode::NotFound, "no such file"))?;
-    Ok(respond(&req, asset))
+        .map(|asset| respond(req, asset))
 }
 
 fn respond(req: &HttpRequest, asset: &Asset) -> HttpResponse {

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::config::Settings;
+use crate::grammar::IMG_PREFIX;
 use crate::source::{ListKind, RelPath, SourceError, SourceTree};
 
 use super::access::Caller;
@@ -86,7 +87,7 @@ pub fn folder(
                 path: entry.path,
             }),
             ListKind::File if is_image_name(&entry.name) => out.images.push(Image {
-                url: Links::encoded("/img/", &path),
+                url: Links::encoded(IMG_PREFIX, &path),
                 original: links.original(&path),
                 info: Links::info(&path),
                 thumb: links.thumbnail(&path),

@@ -9,6 +9,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
 use crate::config::{ImageSettings, Settings};
+use crate::grammar::{IMG_PREFIX, INFO_PREFIX};
 use crate::signing::UrlSigner;
 use crate::source::RelPath;
 
@@ -67,7 +68,7 @@ impl<'a> Links<'a> {
 
     /// `path` below a route prefix, each component percent-encoded.
     pub fn encoded(prefix: &str, path: &RelPath) -> String {
-        let mut out = String::from(prefix);
+        let mut out = format!("{prefix}/");
         for (i, component) in path.components().enumerate() {
             if i > 0 {
                 out.push('/');
@@ -79,16 +80,16 @@ impl<'a> Links<'a> {
 
     /// The original file's URL (signed for the admin when `security.sign_originals` asks for it).
     pub fn original(&self, path: &RelPath) -> String {
-        self.finish(Self::encoded("/img/", path))
+        self.finish(Self::encoded(IMG_PREFIX, path))
     }
 
     /// The `/info/` URL of a file.
     pub fn info(path: &RelPath) -> String {
-        Self::encoded("/info/", path)
+        Self::encoded(INFO_PREFIX, path)
     }
 
     pub fn thumbnail(&self, path: &RelPath) -> Thumbnail {
-        let base = Self::encoded("/img/", path);
+        let base = Self::encoded(IMG_PREFIX, path);
         if self.thumb_queries.is_empty() {
             return Thumbnail {
                 src: self.original(path),
@@ -183,10 +184,10 @@ mod tests {
     fn components_are_encoded_separately() {
         let path = RelPath::parse("with space/ünï #1;x.jpg").unwrap();
         assert_eq!(
-            Links::encoded("/img/", &path),
+            Links::encoded(IMG_PREFIX, &path),
             "/img/with%20space/%C3%BCn%C3%AF%20%231%3Bx.jpg"
         );
-        assert_eq!(Links::encoded("/img/", &RelPath::root()), "/img/");
+        assert_eq!(Links::encoded(IMG_PREFIX, &RelPath::root()), "/img/");
     }
 
     #[test]

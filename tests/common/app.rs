@@ -75,6 +75,17 @@ impl TestApp {
         Self::spawn_on(root, outside, cache_dir, overrides).await
     }
 
+    /// The real application with routes of the test's own ahead of its route table, behind
+    /// the real middleware ([`Application::build_with_routes`]).
+    pub async fn spawn_with_routes(
+        overrides: &[(&str, &str)],
+        routes: fn(&mut web::ServiceConfig),
+    ) -> TestApp {
+        let (root, outside) = prepare_root();
+        let cache_dir = tempfile::tempdir().unwrap();
+        Self::start(root, outside, cache_dir, overrides, routes).await
+    }
+
     /// A server over an existing root and cache (for restart tests).
     pub async fn spawn_on(
         root: TempDir,
@@ -82,8 +93,20 @@ impl TestApp {
         cache_dir: TempDir,
         overrides: &[(&str, &str)],
     ) -> TestApp {
+        Self::start(root, outside, cache_dir, overrides, |_| {}).await
+    }
+
+    async fn start(
+        root: TempDir,
+        outside: TempDir,
+        cache_dir: TempDir,
+        overrides: &[(&str, &str)],
+        routes: fn(&mut web::ServiceConfig),
+    ) -> TestApp {
         let settings = Self::settings(root.path(), cache_dir.path(), overrides);
-        let app = Application::build(settings).await.expect("the app builds");
+        let app = Application::build_with_routes(settings, routes)
+            .await
+            .expect("the app builds");
         let port = app.port();
         let state = app.state();
         tokio::spawn(app.run_until_stopped());

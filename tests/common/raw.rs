@@ -1,7 +1,7 @@
 //! HTTP over a plain socket, for requests that HTTP libraries would normalise (`..`, `%2e`,
 //! odd headers) and for synchronous tests.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -77,6 +77,28 @@ pub fn raw_exchange(port: u16, head: &str, body: &[u8]) -> RawResponse {
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
     parse_raw(&raw)
+}
+
+/// Reads one response (framed by its `Content-Length`) off a keep-alive connection, leaving the
+/// connection open for the next request.
+pub fn read_one_response(reader: &mut BufReader<TcpStream>) -> RawResponse {
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).unwrap();
+        assert!(!line.is_empty(), "the connection closed before a response");
+        head.extend_from_slice(&line);
+        if line == b"\r\n" {
+            break;
+        }
+    }
+    let mut response = parse_raw(&head);
+    let length = response
+        .header("content-length")
+        .map_or(0, |v| v.parse().expect("a numeric Content-Length"));
+    response.body = vec![0; length];
+    reader.read_exact(&mut response.body).unwrap();
+    response
 }
 
 fn parse_raw(raw: &[u8]) -> RawResponse {

@@ -62,7 +62,7 @@ async fn a_pull_serves_the_new_image_and_keeps_other_variants_warm() {
     let s = status(&app).await;
     assert_eq!(s["commit"], second.to_string());
     assert_eq!(s["branch"], "main");
-    assert_eq!(s["last_sync"]["result"], "current");
+    assert_eq!(s["last_sync"]["result"], "unchanged");
     assert_eq!(s["syncs"], 2);
     assert!(s["last_error"].is_null());
     assert_eq!(app.get("/readyz").await.status(), 200);

@@ -1,14 +1,16 @@
 //! Request hardening through real sockets: oversized URLs, headers and admin bodies, too many
 //! parameters, slow clients (slowloris) and panics.
 
-use std::io::Write;
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpResponse};
 
 use crate::common::{
     app::TestApp,
     client::error_of,
-    raw::{raw_exchange, raw_request, RawResponse},
+    raw::{raw_exchange, raw_request, read_one_response, RawResponse},
 };
 
 fn assert_json_error(res: &RawResponse, status: u16, code: &str) {
@@ -166,39 +168,34 @@ fn post_chunked(port: u16, path: &str, body: &[u8]) -> RawResponse {
     post(port, path, "Transfer-Encoding: chunked\r\n", &chunked)
 }
 
-#[tokio::test]
-async fn streamed_admin_bodies_are_cut_off_at_1_mib() {
-    use actix_web::middleware::from_fn;
-    use actix_web::{web, App, HttpResponse, HttpServer};
-    use imgserver::limits::{guard, Guard};
-
-    // The admin routes belong to another module; a stand-in that reads its whole body shows
-    // what the guard does to a body sent without Content-Length.
+/// Routes of the test's own behind the real middleware: a body reader under the control plane's
+/// prefix and outside it, and a handler that panics.
+fn test_routes(cfg: &mut web::ServiceConfig) {
     async fn read_all(body: web::Bytes) -> HttpResponse {
         HttpResponse::Ok().body(body.len().to_string())
     }
-    let root = tempfile::tempdir().unwrap();
-    let settings = TestApp::settings(root.path(), root.path(), &[]);
-    let metrics = imgserver::metrics::Metrics::new(&settings);
-    let guard_data = web::Data::new(Guard::new(&settings, metrics.limits().clone()));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(guard_data.clone())
-            // The extractor's own limit is raised so that only the guard's applies.
+    async fn boom() -> HttpResponse {
+        panic!("secret detail /etc/passwd")
+    }
+    async fn fine() -> HttpResponse {
+        HttpResponse::Ok().body("fine")
+    }
+    // The extractor's own limit is raised so that only the front door's applies.
+    let reader = |path: &str| {
+        web::resource(path.to_string())
             .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
-            .route("/admin/echo", web::post().to(read_all))
-            .route("/other/echo", web::post().to(read_all))
-            .wrap(from_fn(guard))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
+            .route(web::post().to(read_all))
+    };
+    cfg.service(reader("/admin/echo"))
+        .service(reader("/other/echo"))
+        .route("/boom", web::get().to(boom))
+        .route("/fine", web::get().to(fine));
+}
 
+#[tokio::test]
+async fn streamed_admin_bodies_are_cut_off_at_1_mib() {
+    let app = TestApp::spawn_with_routes(&[], test_routes).await;
+    let port = app.port;
     let (small, big, elsewhere) = tokio::task::spawn_blocking(move || {
         (
             post_chunked(port, "/admin/echo", &vec![b'x'; 512 * 1024]),
@@ -214,5 +211,48 @@ async fn streamed_admin_bodies_are_cut_off_at_1_mib() {
         elsewhere.status, 200,
         "the cap is for admin and webhook paths"
     );
-    handle.stop(false).await;
+}
+
+/// No panic reaches a client: a handler that panics answers a generic 500 JSON error and the
+/// connection (and its worker) lives on, through the real application's middleware.
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_connection_lives_on() {
+    let app = TestApp::spawn_with_routes(&[], test_routes).await;
+    let port = app.port;
+    let (first, second) = tokio::task::spawn_blocking(move || {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        writer
+            .write_all(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let first = read_one_response(&mut reader);
+        writer
+            .write_all(b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let second = read_one_response(&mut reader);
+        (first, second)
+    })
+    .await
+    .unwrap();
+    assert_json_error(&first, 500, "internal");
+    assert_eq!(error_of(&first.body).1, "internal error");
+    assert!(!first.body_text().contains("passwd"));
+    assert_eq!(
+        (second.status, second.body_text()),
+        (200, "fine".to_string()),
+        "same connection, same worker"
+    );
+    // The real stack's outer layers saw the 500: the request metrics counted it.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let counted = metrics.lines().any(|line| {
+        line.starts_with("imgserver_http_requests_total{")
+            && line.contains(r#"route="/boom""#)
+            && line.contains(r#"status="500""#)
+            && line.ends_with(" 1")
+    });
+    assert!(counted, "{metrics}");
 }

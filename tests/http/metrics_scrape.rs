@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::{app::TestApp, client::error_of, raw::raw_request};
-use imgserver::metrics::SyncResult;
+use imgserver::metrics::SyncOutcome;
 
 /// One sample: metric name, labels, value.
 #[derive(Debug)]
@@ -263,10 +263,10 @@ async fn families_for_limits_and_git_exist_at_zero_and_count_what_is_reported() 
         .rate_limited(imgserver::metrics::RateLimit::Hit);
     metrics
         .git()
-        .record_sync(SyncResult::Updated, Duration::from_millis(1500));
+        .record_sync(SyncOutcome::Updated, Duration::from_millis(1500));
     metrics
         .git()
-        .record_sync(SyncResult::Failed, Duration::from_millis(200));
+        .record_sync(SyncOutcome::Failed, Duration::from_millis(200));
     metrics.git().set_served_commit("0123abc", "main");
     metrics.git().set_served_commit("4567def", "main");
 

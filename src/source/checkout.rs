@@ -1,18 +1,47 @@
 //! Deciding at start what the source folder is, and preparing it: an empty (or missing) folder
-//! with `source.git.remote` set becomes a new repository whose first sync is the clone; an
-//! existing checkout is used as is (its `origin` pointed at `source.git.remote` when set); any
-//! other folder is served as a plain folder (or, with a remote configured, refused, since
-//! cloning into it would mix two sources).
+//! with a remote (`source.git.remote`) becomes a new repository whose first sync is the clone;
+//! an existing checkout is used as is (its `origin` pointed at the remote when one is given);
+//! any other folder is served as a plain folder (or, with a remote, refused, since cloning into
+//! it would mix two sources).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use git2::{ErrorCode, Repository};
 
-use crate::config::GitSettings;
-use crate::source::Published;
+use super::{DirTree, GitTree, Published};
 
-use super::fetch::REMOTE;
+/// The name of the remote a checkout syncs from.
+pub const REMOTE: &str = "origin";
+
+/// What the source folder turned out to be.
+pub enum OpenedSource {
+    Folder(Arc<DirTree>),
+    /// A repository, served from its published commit, with what syncing it needs.
+    Repository(Arc<GitTree>, Checkout),
+}
+
+/// What opening the source folder is told: the remote to sync from and the branch to serve
+/// (`source.git.remote`, `source.git.branch`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions<'a> {
+    pub remote: Option<&'a str>,
+    pub branch: Option<&'a str>,
+}
+
+/// Opens `dir` as a plain folder or as a repository (see the module documentation).
+pub fn open(dir: &Path, options: OpenOptions<'_>) -> anyhow::Result<OpenedSource> {
+    let Some(checkout) = open_checkout(dir, options)? else {
+        return Ok(OpenedSource::Folder(Arc::new(DirTree::open(dir)?)));
+    };
+    let tree = Arc::new(GitTree::new(
+        &checkout.git_dir,
+        checkout.workdir.as_deref(),
+        checkout.published,
+    ));
+    Ok(OpenedSource::Repository(tree, checkout))
+}
 
 /// A repository ready to be served and synced.
 #[derive(Debug)]
@@ -29,14 +58,14 @@ pub struct Checkout {
 }
 
 /// `Ok(None)`: a plain folder.
-pub fn open(dir: &Path, git: &GitSettings) -> anyhow::Result<Option<Checkout>> {
-    if let Some(branch) = &git.branch {
+fn open_checkout(dir: &Path, git: OpenOptions<'_>) -> anyhow::Result<Option<Checkout>> {
+    if let Some(branch) = git.branch {
         if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
             bail!("source.git.branch {branch:?} is not a valid branch name");
         }
     }
     if is_empty_or_missing(dir)? {
-        let Some(remote) = &git.remote else {
+        let Some(remote) = git.remote else {
             return Ok(None);
         };
         std::fs::create_dir_all(dir)
@@ -82,7 +111,7 @@ pub fn open(dir: &Path, git: &GitSettings) -> anyhow::Result<Option<Checkout>> {
             );
         }
     }
-    if let Some(remote) = &git.remote {
+    if let Some(remote) = git.remote {
         let set = match repo.find_remote(REMOTE) {
             Ok(_) => repo.remote_set_url(REMOTE, remote),
             Err(_) => repo.remote(REMOTE, remote).map(|_| ()),
@@ -92,7 +121,7 @@ pub fn open(dir: &Path, git: &GitSettings) -> anyhow::Result<Option<Checkout>> {
     Ok(Some(describe(&repo, git)))
 }
 
-fn describe(repo: &Repository, git: &GitSettings) -> Checkout {
+fn describe(repo: &Repository, git: OpenOptions<'_>) -> Checkout {
     let head = repo.head().ok();
     let head_branch = head
         .as_ref()
@@ -100,7 +129,6 @@ fn describe(repo: &Repository, git: &GitSettings) -> Checkout {
         .and_then(|r| r.shorthand().ok().map(String::from));
     let configured = git
         .branch
-        .as_ref()
         .and_then(|b| repo.find_reference(&format!("refs/heads/{b}")).ok());
     let tip = configured.or(head).and_then(|r| r.peel_to_commit().ok());
     let published = tip.and_then(|commit| {

@@ -3,6 +3,8 @@
 //! `server.trusted_proxies`, so a scrape relayed by a local reverse proxy is judged by its real
 //! origin, not by the proxy's loopback address.
 
+mod snapshot;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{AppError, ErrorCode};
@@ -15,7 +17,7 @@ pub async fn metrics(
 ) -> Result<HttpResponse, AppError> {
     let settings = &state.settings;
     if !settings.metrics.enabled {
-        return Err(AppError::new(ErrorCode::NotFound, "no such endpoint"));
+        return Err(AppError::no_such_endpoint());
     }
     let ip = client_ip(&req, &settings.server.trusted_proxies);
     if !settings.metrics.allow.iter().any(|net| net.contains(&ip)) {
@@ -24,9 +26,10 @@ pub async fn metrics(
             "metrics are not served to this address",
         ));
     }
-    let body = state.metrics.render(&state.delivery);
+    let snapshot = snapshot::families(&state.delivery, state.metrics.render_queue_capacity());
+    let body = state.metrics.render(snapshot);
     Ok(HttpResponse::Ok()
-        .content_type(super::CONTENT_TYPE)
+        .content_type(crate::metrics::CONTENT_TYPE)
         .insert_header(("Cache-Control", "no-store"))
         .body(body))
 }

@@ -15,20 +15,18 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 use ipnet::IpNet;
 
-use crate::auth::{audit, body::cap_payload, under, ControlPlane};
+use crate::auth::{audit, body::cap_payload, ControlPlane};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
-
-use super::client_ip::{self, ClientIp};
-use super::rate_limit::{RateLimits, RenderAdmission};
+use crate::grammar::{under, IMAGE_PREFIXES};
+use crate::limits::client_ip::{self, ClientIp};
+use crate::limits::{RateLimits, RenderAdmission};
 use crate::metrics::{LimitMetrics, RateLimit};
 
 /// Longest request target (path and query) accepted.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Largest header block accepted (names, values and their separators).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-
-const IMAGE_PREFIXES: [&str; 2] = ["/img", "/info"];
 
 /// What the middleware needs, shared by every worker (registered as `web::Data<Guard>`).
 pub struct Guard {

@@ -19,7 +19,7 @@ pub enum FormatChoice {
     Exact(ImageFormat),
 }
 
-/// Parameters as given, each validated on its own; combining them is [`super::Transform`]'s job.
+/// Parameters as given, each validated on its own; combining them is `request::Transform`'s job.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RawParams {
     pub width: Option<u32>,
