@@ -243,6 +243,27 @@ async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
     assert!(limited > 0, "limit_req refuses a burst beyond 10");
 }
 
+/// Behind the shipped site every URL over 8 KiB is a 414, whatever its length: Nginx answers it
+/// before imgserver (whose own 414 stops at 64 KiB, where actix-http's URI parser answers 400).
+#[tokio::test]
+async fn urls_over_8_kib_get_414_behind_nginx_whatever_their_length() {
+    let Some((_server, nginx)) = stack() else {
+        return;
+    };
+    let client = client_from(CLIENT);
+    for len in [8 * 1024 + 1, 70 * 1024, 200 * 1024] {
+        let url = nginx.url(&format!("/img/storm.jpg?w=20&x={}", "a".repeat(len)));
+        let res = client.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 414, "a {len}-byte query");
+    }
+    let res = client
+        .get(nginx.url("/img/storm.jpg?w=20"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
 #[tokio::test]
 async fn the_cluster_site_refuses_the_control_plane_to_other_addresses() {
     let Some(binary) = nginx_binary() else {
