@@ -245,7 +245,7 @@ async fn admin_hooks_and_metrics_are_refused_to_other_addresses() {
 }
 
 /// Behind the shipped site every URL over 8 KiB is a 414, whatever its length: Nginx answers it
-/// before imgserver (whose own 414 stops at 64 KiB, where actix-http's URI parser answers 400).
+/// before imgserver (which answers the same without Nginx: `hardening_http`).
 #[tokio::test]
 async fn urls_over_8_kib_get_414_behind_nginx_whatever_their_length() {
     let Some((_server, nginx)) = stack() else {

@@ -1,15 +1,23 @@
 //! Building and running the service: the [`Application`] binds its listener first (so tests can
-//! ask for port 0 and learn the port), wires the long-lived services, and owns the one route
-//! table.
+//! ask for port 0 and learn the port), wires the long-lived services, assembles the HTTP server
+//! from actix's parts (with [`long_urls`] reading the socket), and owns the one route table.
+
+mod long_urls;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use actix_web::dev::Server;
+use actix_http::error::DispatchError;
+use actix_http::HttpService;
+use actix_service::{fn_service, map_config, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server};
 use actix_web::middleware::{from_fn, DefaultHeaders};
-use actix_web::{web, App, HttpServer};
+use actix_web::rt::net::TcpStream;
+use actix_web::{web, App};
 use anyhow::Context;
+
+use self::long_urls::LongUrlGuard;
 
 use crate::cache::{VariantCache, WritableProbe};
 use crate::config::Settings;
@@ -21,6 +29,9 @@ use crate::middleware::{self, access_log, request_id, Guard};
 use crate::routes;
 use crate::source::{self, OpenOptions, OpenedSource, SourceTree};
 use crate::state::AppState;
+
+/// How long a connection may take to close after its response (actix-web's own default).
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct Application {
     port: u16,
@@ -52,30 +63,51 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
+        let addr = listener.local_addr()?;
         let server_state = state.clone();
         let guard = web::Data::new(Guard::new(&settings, state.metrics.limits().clone()));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(server_state.clone())
-                .app_data(guard.clone())
-                .configure(extra)
-                .configure(route_table)
-                // Innermost first: a panicking handler becomes a 500 that still gets the access
-                // log line and the metrics of every other response.
-                .wrap(from_fn(limits::catch_panic))
-                .wrap(from_fn(middleware::guard))
-                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-                .wrap(from_fn(request_id))
-                .wrap(from_fn(access_log))
-                .wrap(from_fn(middleware::request_metrics))
-        })
-        .workers(settings.server.workers)
-        .keep_alive(settings.server.keep_alive)
-        .client_request_timeout(settings.server.client_request_timeout)
-        .shutdown_timeout(settings.server.shutdown_timeout.as_secs())
-        .shutdown_signal(stop_signal())
-        .listen(listener)?
-        .run();
+        let server = settings.server.clone();
+        let builder = actix_web::dev::Server::build();
+        // Keep-alive connections are closed when a graceful shutdown starts.
+        let stopping = builder.graceful_shutdown_signal();
+        let server = builder
+            .workers(server.workers)
+            .shutdown_timeout(server.shutdown_timeout.as_secs())
+            .shutdown_signal(stop_signal())
+            .listen("imgserver", listener, move || {
+                let app = App::new()
+                    .app_data(server_state.clone())
+                    .app_data(guard.clone())
+                    .configure(extra)
+                    .configure(route_table)
+                    // Innermost first: a panicking handler becomes a 500 that still gets the
+                    // access log line and the metrics of every other response.
+                    .wrap(from_fn(limits::catch_panic))
+                    .wrap(from_fn(middleware::guard))
+                    .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                    .wrap(from_fn(request_id))
+                    .wrap(from_fn(access_log))
+                    .wrap(from_fn(middleware::request_metrics));
+                let stopping = stopping.clone();
+                // What actix-web's `HttpServer` builds, with the socket read through
+                // `LongUrlGuard` (URLs too long for actix-http's parser get the JSON 414 too).
+                let http = HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let stopping = stopping.clone();
+                        async move { stopping.notified().await }
+                    })
+                    .keep_alive(server.keep_alive)
+                    .client_request_timeout(server.client_request_timeout)
+                    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+                    .local_addr(addr)
+                    .h1(map_config(app, move |_| AppConfig::default()));
+                fn_service(|io: TcpStream| async move {
+                    let peer = io.peer_addr().ok();
+                    Ok::<_, DispatchError>((LongUrlGuard::new(io), peer))
+                })
+                .and_then(http)
+            })?
+            .run();
         tracing::info!(port, "listening");
         Ok(Self {
             port,
