@@ -1,20 +1,17 @@
 #!/usr/bin/env bash
 # Hot-cache throughput: imgserver answering one cached variant (a memory hit, through the whole
 # request path: path resolution, parameter parsing, key, cache lookup, HTTP) against nginx
-# serving the very same bytes as a static file (sendfile, ../shared/peers-bench's nginx_static
-# config), in the same run, with wrk on the same machine. Traffic goes to 127.0.0.1 only; every
+# serving the very same bytes as a static file (sendfile, the nginx_static configuration of the
+# peer benchmark, written below), in the same run, with wrk on the same machine. Traffic goes to 127.0.0.1 only; every
 # load is bounded by its duration; both servers are stopped by their recorded PID.
 #
 # Usage: benches/hot_cache.sh [-d SECONDS] [-c CONNECTIONS] [-r REPEATS] [-l LOG_LEVEL]
 #   needs: a release build (cargo build --release), wrk, nginx, curl
-#   env:   PORT (9110), WORK (/tmp/hot-cache-bench), BIN (target/release/imgserver),
-#          PEERS_BENCH (../shared/peers-bench: the peers' configs, not in this
-#          repository), SAMPLES (tests/fixtures/samples)
+#   env:   PORT (9110), PORT_NGINX_STATIC (9105), WORK (/tmp/hot-cache-bench),
+#          BIN (target/release/imgserver), SAMPLES (tests/fixtures/samples)
 # Prints one line per measurement and a summary table (also appended to $WORK/results.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PEERS_BENCH=${PEERS_BENCH:-$ROOT/../shared/peers-bench}
-[ -d "$PEERS_BENCH" ] || { echo "PEERS_BENCH=$PEERS_BENCH: the peers' benchmark folder is needed" >&2; exit 1; }
 SAMPLES=${SAMPLES:-$ROOT/tests/fixtures/samples}
 WORK=${WORK:-/tmp/hot-cache-bench}
 PORT=${PORT:-9110}
@@ -31,11 +28,10 @@ for tool in wrk nginx curl; do
 done
 [ -x "$BIN" ] || { echo "missing $BIN: run cargo build --release" >&2; exit 1; }
 
-export RUN_DIR=$WORK/run PRERENDER_DIR=$WORK/static IMAGES_DIR=$WORK/images PORT_NGINX_STATIC=${PORT_NGINX_STATIC:-9105}
+RUN_DIR=$WORK/run PRERENDER_DIR=$WORK/static IMAGES_DIR=$WORK/images PORT_NGINX_STATIC=${PORT_NGINX_STATIC:-9105}
 rm -rf "$WORK/cache" "$RUN_DIR" "$PRERENDER_DIR"
 mkdir -p "$WORK" "$RUN_DIR" "$PRERENDER_DIR" "$IMAGES_DIR"
 cp -n "$SAMPLES/kleiber-12mp.jpg" "$IMAGES_DIR/k12.jpg"
-cp -n "$SAMPLES/storm.jpg" "$IMAGES_DIR/storm.jpg"
 
 cat > "$WORK/ours.toml" <<EOF
 [server]
@@ -52,12 +48,41 @@ hit_per_ip_per_second = 0
 level = "$LOG_LEVEL"
 EOF
 
-OURS_PID=
-cleanup() {
-  if [ -n "$OURS_PID" ] && kill -0 "$OURS_PID" 2> /dev/null; then
-    kill -TERM "$OURS_PID"; wait "$OURS_PID" 2> /dev/null || true
+# nginx serving the pre-rendered variants: the ceiling for serving a cached file over HTTP.
+cat > "$RUN_DIR/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $RUN_DIR/nginx.pid;
+error_log $RUN_DIR/error.log warn;
+events { worker_connections 1024; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  open_file_cache max=1000 inactive=60s;
+  client_body_temp_path $RUN_DIR/tmp_body;
+  proxy_temp_path $RUN_DIR/tmp_proxy;
+  fastcgi_temp_path $RUN_DIR/tmp_fastcgi;
+  uwsgi_temp_path $RUN_DIR/tmp_uwsgi;
+  scgi_temp_path $RUN_DIR/tmp_scgi;
+  server {
+    listen 127.0.0.1:$PORT_NGINX_STATIC;
+    location /static/ { alias $PRERENDER_DIR/; expires 1y; }
+  }
+}
+EOF
+
+OURS_PID="" NGINX_PID=""
+stop() {  # pid
+  if [ -n "$1" ] && kill -0 "$1" 2> /dev/null; then
+    kill -TERM "$1"; wait "$1" 2> /dev/null || true
   fi
-  bash "$PEERS_BENCH/stop_peers.sh" nginx_static > /dev/null || true
+}
+cleanup() {
+  stop "$OURS_PID"
+  stop "$NGINX_PID"
 }
 trap cleanup EXIT
 
@@ -76,12 +101,16 @@ warm() {  # file w fmt ext
   x_cache=$(curl -fs -D - -o /dev/null "$url" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache"{print $2}')
   [ "$x_cache" = hit-memory ] || { echo "expected a memory hit for $url, got '$x_cache'" >&2; exit 1; }
 }
-warm storm.jpg 400 jpeg jpg   # start_peers.sh checks nginx with this one
 warm k12.jpg 400 jpeg jpg
 warm k12.jpg 400 webp webp
 chmod 0755 "$PRERENDER_DIR"; chmod 0644 "$PRERENDER_DIR"/*
-bash "$PEERS_BENCH/start_peers.sh" nginx_static > /dev/null
-NGINX_PID=$(cut -d' ' -f1 "$RUN_DIR/nginx_static.pid")
+nginx -t -q -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log"
+setsid nginx -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log" > "$RUN_DIR/nginx.log" 2>&1 < /dev/null &
+NGINX_PID=$!
+for _ in $(seq 1 100); do
+  curl -fs -o /dev/null "http://127.0.0.1:$PORT_NGINX_STATIC/static/k12_400.jpg" && break
+  sleep 0.1
+done
 
 # CPU time (clock ticks) of a process and its children, threads included.
 cpu_ticks() {  # pid

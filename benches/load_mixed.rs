@@ -12,7 +12,7 @@
 //!   connections (`--users 0`: no forwarding, every request is 127.0.0.1's own);
 //!   90 % of their requests pick one of the 20 popular variants (4 images x {320, 640, 960 webp;
 //!   480, 1280 jpeg}), 10 % a distinct one (odd widths 301..1299 x 4 images x jpeg/webp, never
-//!   repeated within a run) — the same mix as `../shared/peers-bench/wrk_bench.lua` workload C;
+//!   repeated within a run) — the same mix as `benches/mixed.lua` (workload C);
 //! - the attacker: `--attackers` connections from 127.0.0.2 (and up to 127.0.0.(1+attack-ips)),
 //!   untrusted, sweeping `w=300, 301, 302, ...` on the 12 MP image to WebP as fast as answered,
 //!   with a spoofed `X-Forwarded-For` that must change nothing; with `--attack-avif`, the

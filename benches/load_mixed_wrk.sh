@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Workload C of ../shared/peers-bench (90 % popular variants, 10 % distinct; wrk -t2 -c16 -d20s with
-# its wrk_bench.lua, server sampled by its procmon.py), run against imgserver's release binary, for
-# the side-by-side figures with thumbor and ipx in benches/README.md.
+# Workload C of the peer benchmark (90 % popular variants, 10 % distinct; wrk -t2 -c16 -d20s with
+# benches/mixed.lua), run against imgserver's release binary, for the side-by-side figures with
+# thumbor and ipx in benches/README.md. The server's CPU time and peak RSS are read from /proc.
 #
 # Usage: cargo build --release && bash benches/load_mixed_wrk.sh
 # Env: LIMITS=off|renders|default: "off" (the default; the peers have no limits): every distinct
@@ -9,7 +9,6 @@
 #      the distinct requests of wrk's single address get 429 and hits are unlimited; "default":
 #      all default limits, so wrk's single address is also held to 1000 requests/s.
 #      CONNS (16), SECS (20), PORT (9110), BIN (target/release/imgserver),
-#      PEERS_BENCH (../shared/peers-bench: the peers' scripts, not in this repository),
 #      SAMPLES (tests/fixtures/samples), OUT (a temp dir).
 # Traffic goes to 127.0.0.1 only; wrk stops after SECS (hard timeout SECS + 90 s); the server is
 # started here and stopped by its PID.
@@ -21,8 +20,6 @@ CONNS=${CONNS:-16}
 SECS=${SECS:-20}
 PORT=${PORT:-9110}
 BIN=${BIN:-target/release/imgserver}
-PEERS_BENCH=${PEERS_BENCH:-../shared/peers-bench}
-[ -d "$PEERS_BENCH" ] || { echo "PEERS_BENCH=$PEERS_BENCH: the peers' benchmark folder is needed" >&2; exit 2; }
 SAMPLES=${SAMPLES:-tests/fixtures/samples}
 OUT=${OUT:-$(mktemp -d /tmp/load_mixed_wrk.XXXXXX)}
 [ "$SECS" -le 300 ] && [ "$CONNS" -le 512 ] || { echo "SECS <= 300 and CONNS <= 512" >&2; exit 2; }
@@ -64,16 +61,16 @@ for file in k12.jpg storm.jpg prog12.jpg focal.png; do
 done
 sleep 1
 
-python3 "$PEERS_BENCH/procmon.py" --pid "$server" --out "$OUT/proc.json" \
-  --max-seconds $((SECS + 120)) &
-monitor=$!
-sleep 0.3
-env WRK_JSON="$OUT/wrk.json" WRK_THREADS=2 MODE=mixed PATH_TEMPLATE="$template" \
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+cpu_before=$(cpu_ticks)
+env WRK_JSON="$OUT/wrk.json" WRK_THREADS=2 PATH_TEMPLATE="$template" \
   SEED=$((RANDOM * 32768 + RANDOM)) MISS_RATE=0.10 \
   timeout $((SECS + 90)) wrk -t2 -c"$CONNS" -d"${SECS}s" --timeout 30s \
-  -s "$PEERS_BENCH/wrk_bench.lua" "http://127.0.0.1:$PORT" > "$OUT/wrk.txt" 2>&1
-kill -TERM "$monitor"
-wait "$monitor" || true
+  -s benches/mixed.lua "http://127.0.0.1:$PORT" > "$OUT/wrk.txt" 2>&1
+cpu_s=$(awk -v t=$(( $(cpu_ticks) - cpu_before )) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t / hz}')
+# VmHWM: the process's peak resident set since it started.
+peak_rss_kib=$(awk '/^VmHWM:/{print $2}' "/proc/$server/status")
+printf '{"server_cpu_s": %s, "peak_rss_mib": %.1f}\n' "$cpu_s" "$(awk -v k="$peak_rss_kib" 'BEGIN{print k / 1024}')" > "$OUT/proc.json"
 
 echo "limits: $LIMITS, $CONNS connections, $SECS s, results in $OUT"
 cat "$OUT/wrk.json"
