@@ -58,6 +58,8 @@ pub struct RenderPool {
     /// Heavy renders running or queued for a thread.
     heavy: Arc<Semaphore>,
     heavy_slots: usize,
+    /// Renders admitted at once, running plus waiting.
+    capacity: usize,
     /// Clients (rate keys) with a heavy render in flight.
     heavy_clients: Arc<Mutex<HashSet<IpAddr>>>,
     timeout: Duration,
@@ -79,6 +81,7 @@ impl RenderPool {
             admission: Arc::new(Semaphore::new(threads + queue)),
             heavy: Arc::new(Semaphore::new(heavy_slots)),
             heavy_slots,
+            capacity: threads + queue,
             heavy_clients: Arc::default(),
             timeout,
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -90,6 +93,11 @@ impl RenderPool {
     /// already gave up.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Renders the pool admits at once (running plus waiting); beyond it, `Overloaded`.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// How many heavy renders may hold a thread at once.

@@ -23,8 +23,6 @@ use prometheus::{Encoder, Gauge, IntGaugeVec, Opts, Registry, TextEncoder};
 pub use events::{GitSyncMetrics, LimitMetrics, RateLimit, Rejection, SyncOutcome};
 pub use http::HttpMetrics;
 
-use crate::config::Settings;
-
 /// Upper bounds of request and render latency histograms: 1 ms to 10 s.
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -38,24 +36,26 @@ pub struct Metrics {
     http: HttpMetrics,
     limits: LimitMetrics,
     git: GitSyncMetrics,
-    render_queue_capacity: i64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new() -> Self {
         let registry = Registry::new();
         let http = HttpMetrics::register(&registry);
         let limits = LimitMetrics::register(&registry);
         let git = GitSyncMetrics::register(&registry);
         register_process_facts(&registry);
-        let limits_settings = &settings.limits;
         Self {
             registry,
             http,
             limits,
             git,
-            render_queue_capacity: (limits_settings.max_concurrent_renders
-                + limits_settings.render_queue) as i64,
         }
     }
 
@@ -71,11 +71,6 @@ impl Metrics {
     /// Where the git sync reports its runs and the commit it serves.
     pub fn git(&self) -> &GitSyncMetrics {
         &self.git
-    }
-
-    /// Renders and queued renders the pool admits at most (a gauge's ceiling at scrape time).
-    pub fn render_queue_capacity(&self) -> i64 {
-        self.render_queue_capacity
     }
 
     /// The whole exposition: the registered event families plus `snapshot`, the state families

@@ -62,17 +62,17 @@ impl Application {
                     settings.server.bind, settings.server.port
                 )
             })?;
-        let port = listener.local_addr()?.port();
         let addr = listener.local_addr()?;
+        let port = addr.port();
         let server_state = state.clone();
         let guard = web::Data::new(Guard::new(&settings, state.metrics.limits().clone()));
-        let server = settings.server.clone();
-        let builder = actix_web::dev::Server::build();
+        let limits = settings.server.clone();
+        let builder = Server::build();
         // Keep-alive connections are closed when a graceful shutdown starts.
         let stopping = builder.graceful_shutdown_signal();
         let server = builder
-            .workers(server.workers)
-            .shutdown_timeout(server.shutdown_timeout.as_secs())
+            .workers(limits.workers)
+            .shutdown_timeout(limits.shutdown_timeout.as_secs())
             .shutdown_signal(stop_signal())
             .listen("imgserver", listener, move || {
                 let app = App::new()
@@ -96,8 +96,8 @@ impl Application {
                         let stopping = stopping.clone();
                         async move { stopping.notified().await }
                     })
-                    .keep_alive(server.keep_alive)
-                    .client_request_timeout(server.client_request_timeout)
+                    .keep_alive(limits.keep_alive)
+                    .client_request_timeout(limits.client_request_timeout)
                     .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
                     .local_addr(addr)
                     .h1(map_config(app, move |_| AppConfig::default()));
@@ -151,7 +151,7 @@ async fn stop_signal() {
 async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     let limits = &settings.limits;
     let cache = Arc::new(VariantCache::open(&settings.cache, limits.render_timeout));
-    let metrics = Arc::new(Metrics::new(&settings));
+    let metrics = Arc::new(Metrics::new());
     let git_settings = &settings.source.git;
     let options = OpenOptions {
         remote: git_settings.remote.as_deref(),
@@ -195,62 +195,58 @@ pub fn route_table(cfg: &mut web::ServiceConfig) {
     };
     use routes::{admin, api, health, hooks, image, info, metrics, studio};
 
-    let open =
-        |path: String| web::resource(path).default_service(web::to(routes::method_not_allowed));
     let control = |path: String| web::resource(path).default_service(web::to(admin::wrong_method));
-    cfg.service(
-        open(format!("{IMG_PREFIX}/{{path:.*}}"))
-            .route(web::get().to(image::image))
-            .route(web::head().to(image::image)),
-    )
-    .service(open(format!("{INFO_PREFIX}/{{path:.*}}")).route(web::get().to(info::info)))
-    .service(
-        open("/healthz".into())
-            .route(web::get().to(health::healthz))
-            .route(web::head().to(health::healthz)),
-    )
-    .service(
-        open("/readyz".into())
-            .route(web::get().to(health::readyz))
-            .route(web::head().to(health::readyz)),
-    )
-    .service(
-        open("/metrics".into())
-            .route(web::get().to(metrics::metrics))
-            .route(web::head().to(metrics::metrics)),
-    )
-    // The studio page (README "Studio page"); each handler answers 404 when `ui.enabled` is off.
-    .service(
-        open("/".into())
-            .route(web::get().to(studio::page))
-            .route(web::head().to(studio::page)),
-    )
-    .service(
-        open("/ui/{name}".into())
-            .route(web::get().to(studio::asset))
-            .route(web::head().to(studio::asset)),
-    )
-    .service(open(format!("{API_PREFIX}/status")).route(web::get().to(api::status)))
-    .service(open(format!("{API_PREFIX}/tree")).route(web::get().to(api::tree)))
-    .service(open(API_SIGN.into()).route(web::post().to(api::sign)))
-    // The control plane: every handler passes the gate (`crate::auth::gate`).
-    .service(control(format!("{ADMIN_PREFIX}/git/pull")).route(web::post().to(admin::git_pull)))
-    .service(control(format!("{ADMIN_PREFIX}/git/status")).route(web::get().to(admin::git_status)))
-    .service(
-        control(format!("{ADMIN_PREFIX}/cache/clear")).route(web::post().to(admin::cache_clear)),
-    )
-    .service(
-        control(format!("{ADMIN_PREFIX}/cache/stats")).route(web::get().to(admin::cache_stats)),
-    )
-    // goimgserver's commands share the admin token.
-    .service(
-        control(format!("{CMD_PREFIX}/{{name}}"))
-            .route(web::post().to(routes::goimgserver_cmd::command)),
-    )
-    .service(
-        web::resource(format!("{HOOKS_PREFIX}/git"))
-            .route(web::post().to(hooks::git))
-            .default_service(web::to(hooks::wrong_method)),
-    )
-    .default_service(web::to(routes::not_found));
+    cfg.service(readable(format!("{IMG_PREFIX}/{{path:.*}}"), image::image))
+        .service(open(format!("{INFO_PREFIX}/{{path:.*}}")).route(web::get().to(info::info)))
+        .service(readable("/healthz".into(), health::healthz))
+        .service(readable("/readyz".into(), health::readyz))
+        .service(readable("/metrics".into(), metrics::metrics))
+        // The studio page (README "Studio page"); each handler answers 404 when `ui.enabled`
+        // is off.
+        .service(readable("/".into(), studio::page))
+        .service(readable("/ui/{name}".into(), studio::asset))
+        .service(open(format!("{API_PREFIX}/status")).route(web::get().to(api::status)))
+        .service(open(format!("{API_PREFIX}/tree")).route(web::get().to(api::tree)))
+        .service(open(API_SIGN.into()).route(web::post().to(api::sign)))
+        // The control plane: every handler passes the gate (`crate::auth::gate`).
+        .service(control(format!("{ADMIN_PREFIX}/git/pull")).route(web::post().to(admin::git_pull)))
+        .service(
+            control(format!("{ADMIN_PREFIX}/git/status")).route(web::get().to(admin::git_status)),
+        )
+        .service(
+            control(format!("{ADMIN_PREFIX}/cache/clear"))
+                .route(web::post().to(admin::cache_clear)),
+        )
+        .service(
+            control(format!("{ADMIN_PREFIX}/cache/stats")).route(web::get().to(admin::cache_stats)),
+        )
+        // goimgserver's commands share the admin token.
+        .service(
+            control(format!("{CMD_PREFIX}/{{name}}"))
+                .route(web::post().to(routes::goimgserver_cmd::command)),
+        )
+        .service(
+            web::resource(format!("{HOOKS_PREFIX}/git"))
+                .route(web::post().to(hooks::git))
+                .default_service(web::to(hooks::wrong_method)),
+        )
+        .default_service(web::to(routes::not_found));
+}
+
+/// A resource whose other methods are 405.
+fn open(path: String) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(routes::method_not_allowed))
+}
+
+/// A resource read with GET and HEAD, both answered by `handler` (actix drops HEAD's body and
+/// keeps its `Content-Length`); other methods are 405.
+fn readable<F, Args>(path: String, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    open(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
 }

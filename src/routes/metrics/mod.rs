@@ -26,8 +26,7 @@ pub async fn metrics(
             "metrics are not served to this address",
         ));
     }
-    let snapshot = snapshot::families(&state.delivery, state.metrics.render_queue_capacity());
-    let body = state.metrics.render(snapshot);
+    let body = state.metrics.render(snapshot::families(&state.delivery));
     Ok(HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
         .insert_header(("Cache-Control", "no-store"))

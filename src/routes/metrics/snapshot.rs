@@ -7,7 +7,7 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 use crate::cache::TierStats;
 use crate::delivery::Delivery;
 
-pub(super) fn families(delivery: &Delivery, render_queue_capacity: i64) -> Vec<MetricFamily> {
+pub(super) fn families(delivery: &Delivery) -> Vec<MetricFamily> {
     let stats = delivery.cache().stats();
     let tiers: [(&str, &TierStats); 2] = [("memory", &stats.memory), ("disk", &stats.disk)];
     let per_tier = |name: &str, help: &str, kind, value: fn(&TierStats) -> u64| {
@@ -74,7 +74,7 @@ pub(super) fn families(delivery: &Delivery, render_queue_capacity: i64) -> Vec<M
             "imgserver_render_queue_capacity",
             "Renders the pool admits at once (running plus waiting); beyond it: 503 overloaded.",
             MetricType::GAUGE,
-            vec![(None, render_queue_capacity as f64)],
+            vec![(None, delivery.pool().capacity() as f64)],
         ),
     ];
     families.extend(delivery.pool().timings());
