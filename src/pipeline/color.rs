@@ -55,7 +55,7 @@ fn is_srgb(profile: &ColorProfile, srgb: &ColorProfile) -> bool {
         && profile.red_trc.is_some()
 }
 
-/// CMYK ink amounts (0 = no ink; `jpeg-decoder` has already undone the Adobe inversion and
+/// CMYK ink amounts (0 = no ink; the JPEG decoder has already undone the Adobe inversion and
 /// the YCCK coding) to RGB: through the embedded CMYK ICC profile when there is one,
 /// otherwise through the naive ink model, as browsers do without a profile.
 pub fn cmyk_to_rgb(cmyk: Bitmap, icc: Option<&[u8]>) -> Result<Bitmap> {

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::decode::Target;
+use super::decode::{scaled_len, Target};
 use super::header::Header;
 use super::{ImageFormat, PipelineError, PipelineSettings, RenderSpec};
 
@@ -70,14 +70,11 @@ pub fn estimate(
 /// What the decoder outputs: JPEG shrinks on load by its DCT scale (the same rule the JPEG
 /// decoder applies: the tighter axis decides), the other formats decode at full size.
 fn decoded_pixels(header: &Header, target: &Target) -> u64 {
-    let (w, h) = (u64::from(header.width), u64::from(header.height));
     if header.format != ImageFormat::Jpeg {
-        return w * h;
+        return u64::from(header.width) * u64::from(header.height);
     }
-    let ratio_x = target.crop.width / f64::from(target.scaled.0.max(1));
-    let ratio_y = target.crop.height / f64::from(target.scaled.1.max(1));
-    let d = u64::from(target.shrink_on_load.denominator(ratio_x.min(ratio_y)));
-    w.div_ceil(d) * h.div_ceil(d)
+    let eighths = target.jpeg_eighths();
+    u64::from(scaled_len(header.width, eighths)) * u64::from(scaled_len(header.height, eighths))
 }
 
 // Prices per pixel in picoseconds (1000 = 1 ns) of one core, from the release-build figures in
@@ -156,7 +153,7 @@ mod tests {
                 height: f64::from(sh),
             },
             scaled: (w, h),
-            shrink: None,
+            eighths: None,
             shrink_on_load: ShrinkOnLoad::Quality,
         };
         let spec = RenderSpec {

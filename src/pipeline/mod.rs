@@ -148,7 +148,7 @@ fn plan_render(
     let target = decode::Target {
         crop,
         scaled,
-        shrink: None,
+        eighths: None,
         shrink_on_load: settings.shrink_on_load,
     };
     Ok(Planned {
@@ -211,8 +211,8 @@ pub mod steps {
     pub use super::bitmap::Bitmap;
     use super::*;
 
-    /// Decodes with the shrink-on-load factor `denominator` (1, 2, 4, 8; JPEG only).
-    pub fn decode(bytes: &[u8], denominator: u32) -> Result<Bitmap, PipelineError> {
+    /// Decodes at `eighths`/8 of the source's size (1 to 8; JPEG only, others decode whole).
+    pub fn decode(bytes: &[u8], eighths: u32) -> Result<Bitmap, PipelineError> {
         let settings = PipelineSettings::default();
         let header = checked_header(bytes, &settings, false)?;
         let (w, h) = (f64::from(header.width), f64::from(header.height));
@@ -225,7 +225,7 @@ pub mod steps {
         let target = decode::Target {
             crop,
             scaled: (1, 1),
-            shrink: Some(denominator),
+            eighths: Some(eighths),
             shrink_on_load: settings.shrink_on_load,
         };
         Ok(decode::decode(bytes, &header, &target, &settings)?.bitmap)

@@ -284,13 +284,18 @@ pub enum ShrinkOnLoad {
 }
 
 impl ShrinkOnLoad {
-    /// The largest DCT scale denominator (1, 2, 4 or 8) for a downscale by `ratio`.
-    pub fn denominator(self, ratio: f64) -> u32 {
-        let fits = |d: u32| match self {
-            Self::Quality => ratio >= 2.0 * f64::from(d),
-            Self::Fast => ratio >= f64::from(d) + 1.0,
-        };
-        [8u32, 4, 2].into_iter().find(|&d| fits(d)).unwrap_or(1)
+    /// The DCT scale, in eighths of the source (1 to 8; libjpeg scales by any eighth), for a
+    /// downscale by `ratio`.
+    pub fn eighths(self, ratio: f64) -> u32 {
+        match self {
+            // The smallest scale that still leaves the resample a factor of two.
+            Self::Quality if ratio >= 2.0 => (16.0 / ratio).ceil().clamp(1.0, 8.0) as u32,
+            Self::Quality => 8,
+            Self::Fast => {
+                let fits = |d: u32| ratio >= f64::from(d) + 1.0;
+                8 / [8u32, 4, 2].into_iter().find(|&d| fits(d)).unwrap_or(1)
+            }
+        }
     }
 }
 

@@ -5,8 +5,6 @@
 mod avif;
 mod gif;
 mod jpeg;
-#[cfg(feature = "turbo")]
-mod jpeg_turbo;
 mod png;
 mod webp;
 
@@ -31,9 +29,28 @@ pub struct Decoded {
 pub struct Target {
     pub crop: Rect,
     pub scaled: (u32, u32),
-    /// A fixed shrink-on-load denominator instead of the computed one (for benchmarks).
-    pub shrink: Option<u32>,
+    /// A fixed JPEG scale in eighths instead of the computed one (for benchmarks).
+    pub eighths: Option<u32>,
     pub shrink_on_load: ShrinkOnLoad,
+}
+
+impl Target {
+    /// The scale, in eighths of the source, at which a JPEG is decoded for this render (its
+    /// DCT scaling): the tighter axis decides, and `shrink_on_load` how much of the downscale
+    /// the DCT scaling may do. The render's cost estimate uses it too.
+    pub fn jpeg_eighths(&self) -> u32 {
+        if let Some(eighths) = self.eighths {
+            return eighths.clamp(1, 8);
+        }
+        let ratio_x = self.crop.width / f64::from(self.scaled.0.max(1));
+        let ratio_y = self.crop.height / f64::from(self.scaled.1.max(1));
+        self.shrink_on_load.eighths(ratio_x.min(ratio_y))
+    }
+}
+
+/// A side of `len` pixels decoded at `eighths`/8 (libjpeg rounds up).
+pub fn scaled_len(len: u32, eighths: u32) -> u32 {
+    (u64::from(len) * u64::from(eighths)).div_ceil(8) as u32
 }
 
 pub fn decode(
@@ -50,7 +67,7 @@ pub fn decode(
     let unsupported =
         |e: anyhow::Error| PipelineError::Unsupported(format!("{}: {e:#}", header.format));
     let decoded = match header.format {
-        ImageFormat::Jpeg => jpeg::decode(bytes, header, target, memory_limit)?,
+        ImageFormat::Jpeg => jpeg::decode(bytes, target)?,
         ImageFormat::Png => png::decode(bytes, memory_limit).map_err(unsupported)?,
         ImageFormat::Gif => gif::decode(bytes, memory_limit).map_err(unsupported)?,
         ImageFormat::Webp => webp::decode(bytes, header, memory_limit).map_err(unsupported)?,
