@@ -268,7 +268,7 @@ pub struct PipelineSettings {
     pub shrink_on_load: ShrinkOnLoad,
 }
 
-/// How much of the downscale a JPEG's DCT scaling (a box filter) may do before the real
+/// How much of the downscale a JPEG's DCT scaling (by eighths) may do before the real
 /// Lanczos3 resample does the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
