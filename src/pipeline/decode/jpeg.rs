@@ -23,7 +23,7 @@ pub fn decode(bytes: &[u8], target: &Target) -> Result<Decoded, PipelineError> {
     // libjpeg reports a fatal error by unwinding out of its error handler (`mozjpeg`'s
     // design, with the C code built to unwind through); it is caught here so a corrupt file
     // is a client error, not a panic at the request barrier.
-    let decoded = panic::catch_unwind(AssertUnwindSafe(|| decode_scaled(bytes, eighths, &info)))
+    let decoded = panic::catch_unwind(AssertUnwindSafe(|| decode_scaled(bytes, eighths, info)))
         .map_err(|payload| {
             let message = payload
                 .downcast_ref::<String>()
@@ -35,10 +35,10 @@ pub fn decode(bytes: &[u8], target: &Target) -> Result<Decoded, PipelineError> {
     decoded.map_err(|e| unsupported(&format!("{e:#}")))
 }
 
-fn decode_scaled(bytes: &[u8], eighths: u32, info: &JpegInfo) -> Result<Decoded> {
+fn decode_scaled(bytes: &[u8], eighths: u32, info: JpegInfo) -> Result<Decoded> {
     let mut decompress = mozjpeg::Decompress::new_mem(bytes).context("reading the header")?;
     decompress.scale(u8::try_from(eighths.clamp(1, 8)).unwrap_or(8));
-    let icc = info.icc.clone();
+    let icc = info.icc;
     match decompress.image().context("starting the decode")? {
         Format::RGB(started) => Ok(Decoded {
             bitmap: read_all(started, 3)?,

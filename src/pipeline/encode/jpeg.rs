@@ -25,15 +25,10 @@ pub fn encode(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-#[cfg(feature = "turbo")]
-pub fn encode(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>> {
-    libjpeg(bitmap, quality)
-}
-
 /// libjpeg-turbo's encoder with libjpeg-turbo's own settings (mozjpeg's "fastest" profile:
 /// no trellis quantisation, no progressive scans).
-#[cfg_attr(not(feature = "turbo"), allow(dead_code))]
-pub fn libjpeg(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>> {
+#[cfg(feature = "turbo")]
+pub fn encode(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>> {
     use mozjpeg::{ColorSpace, Compress};
     use std::panic::{self, AssertUnwindSafe};
     let space = match bitmap.channels {
