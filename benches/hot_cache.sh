@@ -5,7 +5,10 @@
 # peer benchmark, written below), in the same run, with wrk on the same machine. Traffic goes to 127.0.0.1 only; every
 # load is bounded by its duration; both servers are stopped by their recorded PID.
 #
-# Usage: benches/hot_cache.sh [-d SECONDS] [-c CONNECTIONS] [-r REPEATS] [-l LOG_LEVEL]
+# Usage: benches/hot_cache.sh [-d SECONDS] [-c CONNECTIONS] [-r REPEATS] [-l LOG_LEVEL] [-p]
+#   -p: pinned, the comparison issue 14 asks for: each server on CPU 1 with one worker (nginx
+#       worker_processes 1, imgserver server.workers = 1), wrk on CPU 0 with one thread, so
+#       neither server competes with the load generator and both have the same core.
 #   needs: a release build (cargo build --release), wrk, nginx, curl
 #   env:   PORT (9110), PORT_NGINX_STATIC (9105), WORK (/tmp/hot-cache-bench),
 #          BIN (target/release/imgserver), SAMPLES (tests/fixtures/samples)
@@ -16,14 +19,19 @@ SAMPLES=${SAMPLES:-$ROOT/tests/fixtures/samples}
 WORK=${WORK:-/tmp/hot-cache-bench}
 PORT=${PORT:-9110}
 BIN=${BIN:-$ROOT/target/release/imgserver}
-DURATION=10 CONNS=64 REPEATS=1 LOG_LEVEL=warn
-while getopts "d:c:r:l:" o; do
+DURATION=10 CONNS=64 REPEATS=1 LOG_LEVEL=warn PINNED=0
+while getopts "d:c:r:l:p" o; do
   case $o in
     d) DURATION=$OPTARG ;; c) CONNS=$OPTARG ;; r) REPEATS=$OPTARG ;; l) LOG_LEVEL=$OPTARG ;;
+    p) PINNED=1 ;;
     *) exit 2 ;;
   esac
 done
-for tool in wrk nginx curl; do
+SERVER_CPU=() WRK_CPU=() WORKERS=0 NGINX_WORKERS=auto WRK_THREADS=2
+if [ "$PINNED" = 1 ]; then
+  SERVER_CPU=(taskset -c 1) WRK_CPU=(taskset -c 0) WORKERS=1 NGINX_WORKERS=1 WRK_THREADS=1
+fi
+for tool in wrk nginx curl taskset; do
   command -v "$tool" > /dev/null || { echo "missing $tool (apt-get install -y wrk nginx curl)" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "missing $BIN: run cargo build --release" >&2; exit 1; }
@@ -37,6 +45,7 @@ cat > "$WORK/ours.toml" <<EOF
 [server]
 bind = "127.0.0.1"
 port = $PORT
+workers = $WORKERS
 [source]
 dir = "$IMAGES_DIR"
 [cache]
@@ -51,7 +60,7 @@ EOF
 # nginx serving the pre-rendered variants: the ceiling for serving a cached file over HTTP.
 cat > "$RUN_DIR/nginx.conf" <<EOF
 daemon off;
-worker_processes auto;
+worker_processes $NGINX_WORKERS;
 pid $RUN_DIR/nginx.pid;
 error_log $RUN_DIR/error.log warn;
 events { worker_connections 1024; }
@@ -86,7 +95,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-setsid "$BIN" --config "$WORK/ours.toml" > "$WORK/ours.log" 2>&1 < /dev/null &
+setsid "${SERVER_CPU[@]}" "$BIN" --config "$WORK/ours.toml" > "$WORK/ours.log" 2>&1 < /dev/null &
 OURS_PID=$!
 for _ in $(seq 1 100); do
   curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
@@ -105,7 +114,7 @@ warm k12.jpg 400 jpeg jpg
 warm k12.jpg 400 webp webp
 chmod 0755 "$PRERENDER_DIR"; chmod 0644 "$PRERENDER_DIR"/*
 nginx -t -q -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log"
-setsid nginx -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log" > "$RUN_DIR/nginx.log" 2>&1 < /dev/null &
+setsid "${SERVER_CPU[@]}" nginx -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log" > "$RUN_DIR/nginx.log" 2>&1 < /dev/null &
 NGINX_PID=$!
 for _ in $(seq 1 100); do
   curl -fs -o /dev/null "http://127.0.0.1:$PORT_NGINX_STATIC/static/k12_400.jpg" && break
@@ -127,7 +136,7 @@ HZ=$(getconf CLK_TCK)
 measure() {  # label url server_pid
   local out rps p99 before after requests cpu_us
   before=$(cpu_ticks "$3")
-  out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 30s --latency "$2")
+  out=$("${WRK_CPU[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 30s --latency "$2")
   after=$(cpu_ticks "$3")
   requests=$(awk '/requests in/{print $1}' <<< "$out")
   cpu_us=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$requests" 'BEGIN{printf "%.1f", t / hz * 1e6 / n}')
@@ -152,12 +161,22 @@ done
 
 {
   echo
-  echo "## $(date -u +%F\ %H:%M) — wrk -t2 -c$CONNS -d${DURATION}s, log.level=$LOG_LEVEL, $(nproc) cores ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo))"
+  pinning="unpinned"; [ "$PINNED" = 1 ] && pinning="pinned: servers on CPU 1 with 1 worker, wrk on CPU 0"
+  echo "## $(date -u +%F\ %H:%M) — wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, $pinning, log.level=$LOG_LEVEL, $(nproc) cores ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo))"
   echo "| variant | nginx req/s | p99 ms | CPU µs/req | imgserver req/s | p99 ms | CPU µs/req | req/s ratio | CPU/req ratio | load avg after |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for line in "${results[@]}"; do
     set -- $line
     printf '| k12 400 px %s | %.0f | %s | %s | %.0f | %s | %s | %.2f | %.2f | %s %s %s |\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" \
       "$(awk -v a="$5" -v b="$2" 'BEGIN{print a/b}')" "$(awk -v a="$7" -v b="$4" 'BEGIN{print a/b}')" "$8" "$9" "${10}"
+  done
+  # The median of the rounds' ratios per variant (alternating rounds: the noise of the machine
+  # falls on both servers alike).
+  median() { sort -g | awk '{v[NR]=$1} END{if (NR) printf "%.2f", v[int((NR+1)/2)]}'; }
+  for ext in jpg webp; do
+    rows=$(printf '%s\n' "${results[@]}" | awk -v ext="$ext" '$1==ext')
+    [ -n "$rows" ] || continue
+    printf 'median of %d rounds, %s: req/s ratio %s, CPU/req ratio %s\n' "$(wc -l <<< "$rows")" "$ext" \
+      "$(awk '{print $5/$2}' <<< "$rows" | median)" "$(awk '{print $7/$4}' <<< "$rows" | median)"
   done
 } | tee -a "$WORK/results.md"

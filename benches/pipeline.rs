@@ -1,5 +1,7 @@
 //! Criterion benchmarks of the render pipeline: each step (decode full and shrunk on load,
-//! resize, each encoder) and whole renders of the samples to 400 px JPEG/WebP/AVIF.
+//! resize, each encoder), whole renders of the samples to 400 px JPEG/WebP/AVIF, and the 12 MP
+//! JPEG to 400-1280 px JPEG in both shrink-on-load modes (libvips in-process does the
+//! same renders in `benches/libvips/render.js`).
 //! Run with `cargo bench --bench pipeline`; results and the libvips comparison are in
 //! `benches/README.md`. Everything here runs on one core, as the server does per render.
 //!
@@ -13,7 +15,9 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use imgserver::pipeline::steps;
-use imgserver::pipeline::{render, Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rgb};
+use imgserver::pipeline::{
+    render, Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rgb, ShrinkOnLoad,
+};
 
 /// Process CPU time (`CLOCK_PROCESS_CPUTIME_ID`), in nanoseconds.
 struct CpuTime;
@@ -150,6 +154,33 @@ fn whole_renders(c: &mut C) {
     group.finish();
 }
 
+/// The widths pages ask most, in both shrink-on-load modes: `quality` (the default) against
+/// libvips' thumbnail rule, `fast` against sharp's default (`benches/libvips/render.js`).
+fn jpeg_widths(c: &mut C) {
+    let mut group = c.benchmark_group("kleiber-12mp.jpg to jpeg");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let bytes = sample("kleiber-12mp.jpg");
+    for mode in [ShrinkOnLoad::Quality, ShrinkOnLoad::Fast] {
+        let settings = PipelineSettings {
+            shrink_on_load: mode,
+            ..settings()
+        };
+        for width in [400, 600, 800, 1100, 1280] {
+            let spec = RenderSpec {
+                width: Some(width),
+                ..spec(ImageFormat::Jpeg)
+            };
+            group.bench_function(format!("{width} px, {mode:?}"), |b| {
+                b.iter(|| render(&bytes, &spec, &settings).expect("render"))
+            });
+        }
+    }
+    group.finish();
+}
+
 fn decode_steps(c: &mut C) {
     let mut group = c.benchmark_group("decode");
     group
@@ -162,7 +193,7 @@ fn decode_steps(c: &mut C) {
         "storm.jpg",
     ] {
         let bytes = sample(name);
-        for eighths in [8, 6, 4, 2, 1] {
+        for eighths in (1..=8).rev() {
             let id = BenchmarkId::new(format!("{eighths}/8"), name);
             group.bench_with_input(id, &bytes, |b, bytes| {
                 b.iter(|| steps::decode(bytes, eighths).expect("decode"))
@@ -242,6 +273,6 @@ fn encode_steps(c: &mut C) {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = whole_renders, decode_steps, resize_steps, encode_steps
+    targets = whole_renders, jpeg_widths, decode_steps, resize_steps, encode_steps
 }
 criterion_main!(benches);

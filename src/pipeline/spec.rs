@@ -289,13 +289,31 @@ impl ShrinkOnLoad {
     pub fn eighths(self, ratio: f64) -> u32 {
         match self {
             // The smallest scale that still leaves the resample a factor of two.
-            Self::Quality if ratio >= 2.0 => (16.0 / ratio).ceil().clamp(1.0, 8.0) as u32,
+            Self::Quality if ratio >= 2.0 => {
+                fastest_scale_from((16.0 / ratio).ceil().clamp(1.0, 8.0) as u32)
+            }
             Self::Quality => 8,
             Self::Fast => {
                 let fits = |d: u32| ratio >= f64::from(d) + 1.0;
                 8 / [8u32, 4, 2].into_iter().find(|&d| fits(d)).unwrap_or(1)
             }
         }
+    }
+}
+
+/// The fastest DCT scale that decodes at least `eighths`/8. The `turbo` build's libjpeg-turbo
+/// has SIMD IDCTs for 8/8, 4/8 and 2/8 only, so some scales between cost more than a larger one:
+/// a 12 MP photo decodes at 3/8 in 31 ms and at 4/8 in 27, at 6/8 in 64 and 7/8 in 77 but at
+/// 8/8 in 53 (5/8: 50; benches/README.md). That build takes the larger scale, which only adds
+/// detail. In the default build every IDCT is scalar and the smallest scale is the fastest.
+fn fastest_scale_from(eighths: u32) -> u32 {
+    if !cfg!(feature = "turbo") {
+        return eighths;
+    }
+    match eighths {
+        3 => 4,
+        6 | 7 => 8,
+        other => other,
     }
 }
 

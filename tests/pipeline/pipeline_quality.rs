@@ -92,7 +92,8 @@ fn fast_shrink_on_load_is_as_good_as_sharp_and_softer_than_quality() {
 
 /// Between the powers of two the DCT scales by other eighths (a 1299 px render of a 4000 px
 /// photo decodes at 6/8, not whole): such renders must stay as close to the full-decode
-/// reference as a 400 px render does, where libvips sets the bar above.
+/// reference as a 400 px render does, where libvips sets the bar above. (`turbo` decodes the
+/// 1299 px renders at 8/8, which only adds detail.)
 #[test]
 fn eighths_scales_between_the_powers_of_two_keep_the_quality() {
     for (name, w, h, required) in [
@@ -111,6 +112,32 @@ fn eighths_scales_between_the_powers_of_two_keep_the_quality() {
             p >= required,
             "{name} at {w}: PSNR {p:.2} dB, required {required:.2}"
         );
+    }
+}
+
+/// `turbo`'s libjpeg-turbo has SIMD IDCTs at 8/8, 4/8 and 2/8 only, and decodes at 3/8 more
+/// slowly than at 4/8, at 6/8 and 7/8 more slowly than at 8/8: that build takes the larger
+/// scale. The default build (every IDCT scalar) decodes at the smallest eighth that keeps the
+/// quality.
+#[test]
+fn quality_decodes_at_the_fastest_scale_of_the_build() {
+    // A 4000 px photo to 400, 600, 800, 1100, 1299 and 1600 px: 2/8, 3/8, 4/8, 5/8, 6/8 and 7/8
+    // are enough for the quality.
+    for (width, smallest, turbo) in [
+        (400.0, 2, 2),
+        (600.0, 3, 4),
+        (800.0, 4, 4),
+        (1100.0, 5, 5),
+        (1299.0, 6, 8),
+        (1600.0, 7, 8),
+    ] {
+        let eighths = ShrinkOnLoad::Quality.eighths(4000.0 / width);
+        let expected = if cfg!(feature = "turbo") {
+            turbo
+        } else {
+            smallest
+        };
+        assert_eq!(eighths, expected, "at {width} px");
     }
 }
 

@@ -1,8 +1,9 @@
 //! JPEG through libjpeg-turbo's decoder (as vendored and built by `mozjpeg-sys` with the C
 //! compiler alone; the `turbo` build adds its NASM SIMD), with shrink-on-load: the IDCT runs
-//! at the smallest scale in eighths (7/8 down to 1/8) that the render allows, which skips
-//! most of the IDCT, upsampling, colour-conversion and resampling work of a large photo. libjpeg upsamples
-//! 4:2:0 chroma before it scales, so shrunk renders keep libvips' chroma quality.
+//! at the smallest scale in eighths that the render allows (any of 8/8 down to 1/8; `turbo`
+//! takes a larger one where its SIMD makes that faster), which skips most of the IDCT,
+//! upsampling, colour-conversion and resampling work of a large photo. libjpeg upsamples 4:2:0
+//! chroma before it scales, so shrunk renders keep libvips' chroma quality.
 //! Arithmetic coding is decoded too. CMYK and YCCK come out as ink amounts converted here,
 //! as no later step handles four colour channels.
 
@@ -96,15 +97,17 @@ mod tests {
     #[test]
     fn quality_leaves_the_resample_a_factor_of_two() {
         let q = ShrinkOnLoad::Quality;
+        // `turbo` decodes at 8/8 where 6/8 would do: it is faster there (spec.rs).
+        let six = if cfg!(feature = "turbo") { 8 } else { 6 };
         // 4000x3000 to 400x300, a factor of 10: 2/8 (1000x750).
         assert_eq!(eighths(4000.0, 3000.0, (400, 300), q), 2);
         assert_eq!(eighths(4000.0, 3000.0, (1000, 750), q), 4);
         // Just over 1000: 5/8 (2500 px), not the whole 4000.
         assert_eq!(eighths(4000.0, 3000.0, (1001, 750), q), 5);
-        assert_eq!(eighths(4000.0, 3000.0, (1299, 975), q), 6);
+        assert_eq!(eighths(4000.0, 3000.0, (1299, 975), q), six);
         assert_eq!(eighths(4000.0, 3000.0, (2000, 1500), q), 8);
         // The tighter axis decides (a stretch to 400x1000 is a factor of 3 in height).
-        assert_eq!(eighths(4000.0, 3000.0, (400, 1000), q), 6);
+        assert_eq!(eighths(4000.0, 3000.0, (400, 1000), q), six);
         assert_eq!(eighths(1920.0, 1280.0, (1920, 1280), q), 8);
         assert_eq!(eighths(1.0, 1.0, (0, 0), q), 8);
         assert_eq!(eighths(40000.0, 30000.0, (10, 10), q), 1);
