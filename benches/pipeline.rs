@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use imgserver::pipeline::steps;
 use imgserver::pipeline::{
     render, Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rgb, ShrinkOnLoad,
@@ -80,6 +82,21 @@ impl ValueFormatter for CpuFormatter {
 
 type C = Criterion<CpuTime>;
 
+/// A benchmark group of `samples` samples over `seconds` each, after a second of warm-up.
+fn bench_group<'a>(
+    c: &'a mut C,
+    name: &str,
+    samples: usize,
+    seconds: u64,
+) -> BenchmarkGroup<'a, CpuTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(samples)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(seconds));
+    group
+}
+
 /// The samples in the repository (`tests/fixtures/samples/`), or `$IMGSERVER_SAMPLES`.
 fn samples() -> PathBuf {
     match std::env::var_os("IMGSERVER_SAMPLES") {
@@ -115,11 +132,7 @@ fn settings() -> PipelineSettings {
 }
 
 fn whole_renders(c: &mut C) {
-    let mut group = c.benchmark_group("render");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    let mut group = bench_group(c, "render", 20, 4);
     let sources = [
         "kleiber-12mp.jpg",
         "elephants-12mp-progressive.jpg",
@@ -157,11 +170,7 @@ fn whole_renders(c: &mut C) {
 /// The widths pages ask most, in both shrink-on-load modes: `quality` (the default) against
 /// libvips' thumbnail rule, `fast` against sharp's default (`benches/libvips/render.js`).
 fn jpeg_widths(c: &mut C) {
-    let mut group = c.benchmark_group("kleiber-12mp.jpg to jpeg");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    let mut group = bench_group(c, "kleiber-12mp.jpg to jpeg", 20, 4);
     let bytes = sample("kleiber-12mp.jpg");
     for mode in [ShrinkOnLoad::Quality, ShrinkOnLoad::Fast] {
         let settings = PipelineSettings {
@@ -182,11 +191,7 @@ fn jpeg_widths(c: &mut C) {
 }
 
 fn decode_steps(c: &mut C) {
-    let mut group = c.benchmark_group("decode");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    let mut group = bench_group(c, "decode", 10, 3);
     for name in [
         "kleiber-12mp.jpg",
         "elephants-12mp-progressive.jpg",
@@ -208,11 +213,7 @@ fn decode_steps(c: &mut C) {
 }
 
 fn resize_steps(c: &mut C) {
-    let mut group = c.benchmark_group("resize");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    let mut group = bench_group(c, "resize", 20, 3);
     let full = steps::decode(&sample("kleiber-12mp.jpg"), 1).expect("decode");
     let quarter = steps::decode(&sample("kleiber-12mp.jpg"), 4).expect("decode");
     let rgba = steps::decode(&sample("focal.png"), 1).expect("decode");
@@ -234,11 +235,7 @@ fn resize_steps(c: &mut C) {
 }
 
 fn encode_steps(c: &mut C) {
-    let mut group = c.benchmark_group("encode 400x300");
-    group
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    let mut group = bench_group(c, "encode 400x300", 20, 3);
     let small = steps::resize(
         steps::decode(&sample("kleiber-12mp.jpg"), 4).expect("decode"),
         400,
