@@ -18,7 +18,7 @@ use criterion::{
 };
 use imgserver::pipeline::steps;
 use imgserver::pipeline::{
-    render, Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rgb, ShrinkOnLoad,
+    render, Fit, Gravity, ImageFormat, Operations, PipelineSettings, RenderSpec, Rgba, ShrinkOnLoad,
 };
 
 /// Process CPU time (`CLOCK_PROCESS_CPUTIME_ID`), in nanoseconds.
@@ -119,10 +119,11 @@ fn spec(format: ImageFormat) -> RenderSpec {
         fit: Fit::Cover,
         gravity: Gravity::Center,
         enlarge: false,
-        background: Rgb::WHITE,
+        background: Rgba::WHITE,
         format,
         quality: 80,
         animate: false,
+        ops: Operations::default(),
     }
 }
 

@@ -244,7 +244,9 @@ impl From<crate::pipeline::PipelineError> for AppError {
                 ErrorCode::SourceTooLarge,
                 format!("the source image is too large: {why}"),
             ),
-            PipelineError::OutputTooLarge(why) => AppError::new(ErrorCode::InvalidParameter, why),
+            PipelineError::OutputTooLarge(why) | PipelineError::BadRequest(why) => {
+                AppError::new(ErrorCode::InvalidParameter, why)
+            }
             PipelineError::Internal(cause) => AppError::internal(cause),
         }
     }

@@ -607,8 +607,92 @@
   function defaultParams() {
     const images = state.status ? state.status.images : { presets: {} };
     const preset = images.presets_only ? Object.keys(images.presets)[0] || '' : '';
-    return { preset, w: null, h: null, fit: 'cover', g: 'center', fmt: '', q: null, dpr: 1, bg: 'ffffff' };
+    return {
+      preset, w: null, h: null, fit: 'cover', g: 'center', fp: null,
+      crop: null, trim: null, rot: 0, flip: '', blur: null, sharpen: null, pad: null,
+      fmt: '', q: null, interlace: false, lossless: false, dpr: 1, bg: 'ffffff', alpha: 255,
+    };
   }
+
+  // ---- the values the image operations take, as the server accepts them (null: off or invalid)
+
+  const ROTATIONS = [0, 90, 180, 270];
+  const RANGES = { trim: [1, 255], blur: [0.3, 100], sharpen: [0.3, 10], pad: [0, 1000] };
+  const inRange = (n, [lo, hi]) => Number.isFinite(n) && n >= lo && n <= hi;
+  const text = (v) => String(v == null ? '' : v).trim();
+  // Plain numbers only: no sign, no exponent, no hex.
+  const integer = (v) => (/^\d{1,6}$/.test(text(v)) ? Number(text(v)) : NaN);
+  const decimal = (v) => (/^(\d+\.?\d*|\.\d+)$/.test(text(v)) ? Number(text(v)) : NaN);
+  const round = (n, places) => Math.round(n * 10 ** places) / 10 ** places;
+
+  function sigmaOf(v, range) {
+    const n = round(decimal(v), 2);
+    return inRange(n, range) ? n : null;
+  }
+
+  function trimOf(v) {
+    const n = integer(v);
+    return inRange(n, RANGES.trim) ? n : null;
+  }
+
+  // A focal point: [x, y] as fractions 0-1, at most 3 decimals.
+  function fpOf(x, y) {
+    const f = [decimal(x), decimal(y)].map((n) => round(n, 3));
+    return f.every((n) => inRange(n, [0, 1])) ? f : null;
+  }
+
+  // Padding: [top, right, bottom, left] from one value or four; null when none (all zero).
+  function padOf(values) {
+    if (values.length !== 1 && values.length !== 4) return null;
+    const n = values.map((v) => (text(v) === '' ? 0 : integer(v)));
+    if (!n.every((v) => inRange(v, RANGES.pad))) return null;
+    const four = n.length === 1 ? [n[0], n[0], n[0], n[0]] : n;
+    return four.some((v) => v > 0) ? four : null;
+  }
+  const padText = (pad) => (pad.every((v) => v === pad[0]) ? String(pad[0]) : pad.join(','));
+
+  // A crop "x,y,w,h" from four values: integer pixels, or fractions of the source when all four
+  // are written with a decimal point. Empty values are 0 (x, y) and the rest of the image (w, h),
+  // which needs the source's size; pixels are clamped to it. null: no crop; undefined: invalid.
+  function cropOf(values, info) {
+    const s = values.map(text);
+    if (s.length !== 4 || s.every((v) => v === '')) return null;
+    if (s.every((v) => v.includes('.'))) {
+      const [x, y, w, h] = s.map((v) => round(decimal(v), 3));
+      if (![x, y, w, h].every((n) => inRange(n, [0, 1])) || x >= 1 || y >= 1) return undefined;
+      const fw = Math.min(w, round(1 - x, 3));
+      const fh = Math.min(h, round(1 - y, 3));
+      if (fw <= 0 || fh <= 0) return undefined;
+      if (x === 0 && y === 0 && fw === 1 && fh === 1) return null;
+      const f = (n) => (Number.isInteger(n) ? n + '.0' : String(n));
+      return [x, y, fw, fh].map(f).join(',');
+    }
+    const n = s.map((v) => (v === '' ? null : integer(v)));
+    if (n.some((v) => Number.isNaN(v))) return undefined;
+    let [x, y, w, h] = n;
+    x = x || 0;
+    y = y || 0;
+    if (info && info.width && info.height) {
+      if (x >= info.width || y >= info.height) return undefined;
+      w = Math.min(w == null ? info.width : w, info.width - x);
+      h = Math.min(h == null ? info.height : h, info.height - y);
+      if (x === 0 && y === 0 && w === info.width && h === info.height) return null;
+    } else if (w == null || h == null) {
+      return undefined;
+    }
+    if (!(w >= 1 && h >= 1)) return undefined;
+    return [x, y, w, h].join(',');
+  }
+
+  // The crop as fractions of the source, for drawing it over the original.
+  function cropFractions(crop, info) {
+    const n = crop.split(',').map(Number);
+    if (crop.includes('.')) return n;
+    if (!info || !info.width) return null;
+    return [n[0] / info.width, n[1] / info.height, n[2] / info.width, n[3] / info.height];
+  }
+
+  const hex2 = (n) => Math.round(n).toString(16).padStart(2, '0');
 
   function paramsFromQuery(q) {
     const p = defaultParams();
@@ -621,8 +705,29 @@
     if (q.has('fmt')) p.fmt = q.get('fmt');
     p.q = int(q.get('q'));
     if (q.get('dpr')) p.dpr = +q.get('dpr') || 1;
-    if (/^[0-9a-f]{6}$/i.test(q.get('bg') || '')) p.bg = q.get('bg').toLowerCase();
-    const given = ['preset', 'w', 'h', 'fit', 'g', 'fmt', 'q', 'dpr', 'bg'].some((k) => q.has(k));
+    const bg = q.get('bg') || '';
+    if (/^[0-9a-f]{6}([0-9a-f]{2})?$/i.test(bg)) {
+      p.bg = bg.slice(0, 6).toLowerCase();
+      p.alpha = bg.length === 8 ? parseInt(bg.slice(6), 16) : 255;
+    }
+    if (q.has('fp')) {
+      const parts = q.get('fp').split(',');
+      p.fp = parts.length === 2 ? fpOf(parts[0], parts[1]) : null;
+      if (p.fp) p.g = 'center'; // fp and g together are refused: the focal point wins
+    }
+    if (q.has('crop')) p.crop = cropOf(q.get('crop').split(','), null) || null;
+    p.trim = trimOf(q.get('trim'));
+    if (ROTATIONS.includes(Number(q.get('rot')))) p.rot = Number(q.get('rot'));
+    const flip = (q.get('flip') || '').toLowerCase();
+    p.flip = (flip.includes('h') ? 'h' : '') + (flip.includes('v') ? 'v' : '');
+    if (!/^[hv]{1,2}$/.test(flip)) p.flip = '';
+    p.blur = sigmaOf(q.get('blur'), RANGES.blur);
+    p.sharpen = sigmaOf(q.get('sharpen'), RANGES.sharpen);
+    if (q.has('pad')) p.pad = padOf(q.get('pad').split(','));
+    p.interlace = ['1', 'true'].includes(q.get('interlace'));
+    p.lossless = ['1', 'true'].includes(q.get('lossless'));
+    const given = ['preset', 'w', 'h', 'fit', 'g', 'fmt', 'q', 'dpr', 'bg', 'fp', 'crop', 'trim', 'rot', 'flip',
+      'blur', 'sharpen', 'pad', 'interlace', 'lossless'].some((k) => q.has(k));
     return { params: p, given };
   }
 
@@ -636,21 +741,44 @@
   }
   const boxed = (p) => Boolean(p.w && p.h);
   const usesGravity = (p) => boxed(p) && (p.fit === 'cover' || p.fit === 'contain');
-  // bg letterboxes `contain`, and flattens transparency when a source that may have it becomes JPEG.
-  const usesBackground = (p) => (boxed(p) && p.fit === 'contain')
+  // Smart gravity and the focal point choose what `cover` keeps.
+  const usesFocus = (p) => boxed(p) && p.fit === 'cover';
+  const letterboxed = (p) => boxed(p) && p.fit === 'contain';
+  // bg letterboxes `contain`, fills the padding, and flattens transparency when a source that may
+  // have it becomes JPEG.
+  const usesBackground = (p) => letterboxed(p) || Boolean(p.pad)
     || (outputFormat(p) === 'jpeg' && sourceFormat() !== 'jpeg');
+  // A transparent bg (rrggbbaa) only for what it fills, and never in JPEG.
+  const usesAlpha = (p) => (letterboxed(p) || Boolean(p.pad)) && outputFormat(p) !== 'jpeg';
+  const usesInterlace = (p) => ['jpeg', 'png'].includes(outputFormat(p));
+  // The server takes lossless only beside an explicit fmt=webp (not a WebP source kept as it is).
+  const usesLossless = (p) => p.fmt === 'webp';
 
-  // The query for params, in a fixed readable order, leaving out what equals the default.
+  // The query for params, in a fixed readable order, leaving out what equals the default or does
+  // not apply.
   function queryOf(p) {
     const out = [];
     if (p.preset) out.push('preset=' + encodeURIComponent(p.preset));
     if (p.w) out.push('w=' + p.w);
     if (p.h) out.push('h=' + p.h);
     if (boxed(p) && p.fit && p.fit !== 'cover') out.push('fit=' + p.fit);
-    if (usesGravity(p) && p.g && p.g !== 'center') out.push('g=' + p.g);
-    if (usesBackground(p) && p.bg && p.bg !== 'ffffff') out.push('bg=' + p.bg);
+    if (usesGravity(p) && !p.fp && p.g && p.g !== 'center' && (p.g !== 'smart' || usesFocus(p))) out.push('g=' + p.g);
+    if (usesFocus(p) && p.fp) out.push('fp=' + p.fp.join(','));
+    if (p.crop) out.push('crop=' + p.crop);
+    if (p.trim) out.push('trim=' + p.trim);
+    if (p.rot) out.push('rot=' + p.rot);
+    if (p.flip) out.push('flip=' + p.flip);
+    if (p.blur) out.push('blur=' + p.blur);
+    if (p.sharpen) out.push('sharpen=' + p.sharpen);
+    if (p.pad) out.push('pad=' + padText(p.pad));
+    if (usesBackground(p)) {
+      const alpha = usesAlpha(p) && p.alpha < 255 ? hex2(p.alpha) : '';
+      if (alpha || (p.bg && p.bg !== 'ffffff')) out.push('bg=' + (p.bg || 'ffffff') + alpha);
+    }
     if (p.fmt) out.push('fmt=' + p.fmt);
     if (usesQuality(p) && p.q && p.q !== defaultQuality()) out.push('q=' + p.q);
+    if (usesInterlace(p) && p.interlace) out.push('interlace=1');
+    if (usesLossless(p) && p.lossless) out.push('lossless=1');
     if (p.dpr && p.dpr !== 1) out.push('dpr=' + p.dpr);
     return out.join('&');
   }
@@ -733,49 +861,158 @@
     for (const r of form.querySelectorAll('input[name="' + name + '"]')) r.checked = r.value === String(value);
   }
 
+  const CROP_INPUTS = ['crop-x', 'crop-y', 'crop-w', 'crop-h'];
+  const PAD_INPUTS = ['pad-t', 'pad-r', 'pad-b', 'pad-l'];
+
   function writeControls() {
     const p = state.editor.params;
     const f = el('controls');
     const limits = state.status.images;
+    const info = state.editor.info;
     el('w').max = limits.max_width;
     el('h').max = limits.max_height;
     el('preset').value = p.preset || '';
     el('w').value = p.w || '';
     el('h').value = p.h || '';
     setRadio(f, 'fit', p.fit || 'cover');
-    setRadio(f, 'g', p.g || 'center');
+    setRadio(f, 'g', p.fp ? '' : p.g || 'center');
+    el('fp-x').value = p.fp ? p.fp[0] : '';
+    el('fp-y').value = p.fp ? p.fp[1] : '';
+    const crop = p.crop ? p.crop.split(',') : ['', '', '', ''];
+    CROP_INPUTS.forEach((id, i) => { el(id).value = crop[i]; });
+    if (info) {
+      el('crop-x').max = el('crop-w').max = info.width;
+      el('crop-y').max = el('crop-h').max = info.height;
+    }
+    el('trim').value = p.trim || '';
+    setRadio(f, 'rot', p.rot || 0);
+    el('flip-h').checked = p.flip.includes('h');
+    el('flip-v').checked = p.flip.includes('v');
+    el('blur').value = p.blur == null ? '' : p.blur;
+    el('sharpen').value = p.sharpen == null ? '' : p.sharpen;
+    const sides = Boolean(p.pad) && !p.pad.every((v) => v === p.pad[0]);
+    el('pad-sides').checked = sides;
+    el('pad').value = p.pad && !sides ? p.pad[0] : '';
+    PAD_INPUTS.forEach((id, i) => { el(id).value = sides ? p.pad[i] : ''; });
     setRadio(f, 'fmt', p.fmt || '');
     setRadio(f, 'dpr', p.dpr || 1);
     el('bg').value = '#' + (p.bg || 'ffffff');
+    el('alpha').value = p.alpha == null ? 255 : p.alpha;
     el('q').value = p.q || defaultQuality();
+    el('interlace').checked = Boolean(p.interlace);
+    el('lossless').checked = Boolean(p.lossless);
+    // A group with something set in it opens.
+    if (p.crop || p.trim || p.rot || p.flip) el('crop-group').open = true;
+    if (p.blur || p.sharpen || p.pad) el('effects-group').open = true;
+    for (const input of f.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
     updateControlStates();
+  }
+
+  // Marks a field whose text is there but is not a value the server takes.
+  function flag(input, bad) {
+    if (bad) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
   }
 
   function readControls() {
     const p = state.editor.params;
+    const info = state.editor.info;
     const int = (v) => {
       const n = Math.round(Number(v));
       return v !== '' && n > 0 ? n : null;
     };
+    const filled = (id) => el(id).value.trim() !== '' || (el(id).validity && el(id).validity.badInput);
     p.preset = el('preset').value;
     p.w = int(el('w').value);
     p.h = int(el('h').value);
     p.fit = radio('fit') || 'cover';
     p.g = radio('g') || 'center';
+
+    p.fp = fpOf(el('fp-x').value, el('fp-y').value);
+    const fpTouched = filled('fp-x') || filled('fp-y');
+    for (const id of ['fp-x', 'fp-y']) flag(el(id), fpTouched && !p.fp && !inRange(decimal(el(id).value), [0, 1]));
+
+    const crop = cropOf(CROP_INPUTS.map((id) => el(id).value), info);
+    p.crop = crop || null;
+    for (const id of CROP_INPUTS) flag(el(id), crop === undefined && filled(id));
+
+    p.trim = trimOf(el('trim').value);
+    flag(el('trim'), filled('trim') && !p.trim);
+    p.rot = Number(radio('rot')) || 0;
+    p.flip = (el('flip-h').checked ? 'h' : '') + (el('flip-v').checked ? 'v' : '');
+    for (const k of ['blur', 'sharpen']) {
+      p[k] = sigmaOf(el(k).value, RANGES[k]);
+      flag(el(k), filled(k) && !p[k]);
+    }
+    const padIds = el('pad-sides').checked ? PAD_INPUTS : ['pad'];
+    p.pad = padOf(padIds.map((id) => el(id).value));
+    for (const id of ['pad', ...PAD_INPUTS]) {
+      flag(el(id), padIds.includes(id) && filled(id) && !inRange(integer(el(id).value), RANGES.pad));
+    }
+
     p.fmt = radio('fmt');
     p.dpr = Number(radio('dpr')) || 1;
     p.bg = el('bg').value.replace('#', '').toLowerCase();
+    p.alpha = Math.max(0, Math.min(255, Math.round(Number(el('alpha').value))));
+    if (!Number.isFinite(p.alpha)) p.alpha = 255;
     const q = Number(el('q').value);
     p.q = q === defaultQuality() ? null : q;
+    p.interlace = el('interlace').checked;
+    p.lossless = el('lossless').checked;
   }
 
   function updateControlStates() {
     const p = state.editor ? state.editor.params : defaultParams();
     el('fit-set').disabled = !boxed(p);
     el('g-set').disabled = !usesGravity(p);
+    el('g-smart').disabled = !usesFocus(p);
+    el('fp-why').hidden = usesFocus(p);
     el('bg-row').hidden = !usesBackground(p);
+    el('alpha-row').hidden = !usesAlpha(p);
+    el('alpha-out').textContent = Math.round((Number(el('alpha').value) / 255) * 100) + '%';
     el('q-row').hidden = !usesQuality(p);
     el('q-out').textContent = el('q').value;
+    el('interlace-row').hidden = !usesInterlace(p);
+    el('interlace-label').textContent = outputFormat(p) === 'png' ? 'interlaced' : 'progressive';
+    el('lossless-row').hidden = !usesLossless(p);
+    el('out-opts').hidden = el('interlace-row').hidden && el('lossless-row').hidden;
+    const sides = el('pad-sides').checked;
+    el('pad-all-row').hidden = sides;
+    el('pad-four').hidden = !sides;
+    el('crop-sum').textContent = [
+      p.crop && 'crop', p.trim && 'trim', p.rot && p.rot + '°', p.flip && 'flip ' + p.flip,
+    ].filter(Boolean).join(' · ');
+    el('effects-sum').textContent = [
+      p.blur && 'blur', p.sharpen && 'sharpen', p.pad && 'pad',
+    ].filter(Boolean).join(' · ');
+    updateOverlays();
+  }
+
+  // The focal point's marker and the crop's frame over the original, placed on the image's box.
+  function updateOverlays() {
+    const img = el('orig-img');
+    const marker = el('fp-marker');
+    const box = el('crop-box');
+    const ed = state.editor;
+    const ready = Boolean(ed && img.getAttribute('src') && img.complete && img.naturalWidth && img.offsetWidth);
+    const p = ed ? ed.params : null;
+    const at = (fx, fy) => [img.offsetLeft + fx * img.offsetWidth, img.offsetTop + fy * img.offsetHeight];
+    marker.hidden = !(ready && p.fp);
+    if (!marker.hidden) {
+      const [x, y] = at(p.fp[0], p.fp[1]);
+      marker.style.left = x + 'px';
+      marker.style.top = y + 'px';
+      marker.classList.toggle('inactive', !usesFocus(p));
+    }
+    const c = ready && p.crop ? cropFractions(p.crop, ed.info) : null;
+    box.hidden = !c;
+    if (c) {
+      const [x, y] = at(c[0], c[1]);
+      box.style.left = x + 'px';
+      box.style.top = y + 'px';
+      box.style.width = Math.min(c[2], 1 - c[0]) * img.offsetWidth + 'px';
+      box.style.height = Math.min(c[3], 1 - c[1]) * img.offsetHeight + 'px';
+    }
   }
 
   function updateHash() {
@@ -785,12 +1022,46 @@
     history.replaceState(null, '', '#image=' + encodePath(ed.entry.path) + (q ? '&' + q : ''));
   }
 
-  function onControlsInput() {
+  function onControlsInput(e) {
     if (!state.editor) return;
+    const target = e && e.target;
+    // Choosing a gravity replaces the focal point.
+    if (target && target.name === 'g') {
+      el('fp-x').value = '';
+      el('fp-y').value = '';
+    }
+    // Switching between one padding and four carries the value over.
+    if (target && target.id === 'pad-sides') {
+      if (target.checked) {
+        for (const id of PAD_INPUTS) el(id).value = el('pad').value;
+      } else {
+        el('pad').value = el('pad-t').value;
+      }
+    }
     readControls();
+    // While there is a focal point no gravity is chosen (the server refuses both).
+    if (state.editor.params.fp) setRadio(el('controls'), 'g', '');
+    else if (!radio('g')) setRadio(el('controls'), 'g', state.editor.params.g);
     updateControlStates();
     updateHash();
     schedulePreview(PREVIEW_DELAY_MS);
+  }
+
+  // A click on the original sets the focal point there, as fractions of the image's box.
+  function pickFocalPoint(e) {
+    if (!state.editor || !state.editor.info || el('fp-x').disabled) return;
+    const r = el('orig-img').getBoundingClientRect();
+    if (!r.width || !r.height) return;
+    const frac = (v) => round(Math.min(1, Math.max(0, v)), 3);
+    el('fp-x').value = frac((e.clientX - r.left) / r.width);
+    el('fp-y').value = frac((e.clientY - r.top) / r.height);
+    onControlsInput({ target: el('fp-x') });
+  }
+
+  function clearFocalPoint() {
+    el('fp-x').value = '';
+    el('fp-y').value = '';
+    onControlsInput({ target: el('fp-clear') });
   }
 
   function resetControls() {
@@ -1078,6 +1349,10 @@
     el('controls').addEventListener('input', onControlsInput);
     el('controls').addEventListener('submit', (e) => e.preventDefault());
     el('reset').addEventListener('click', resetControls);
+    el('fp-clear').addEventListener('click', clearFocalPoint);
+    el('orig-img').addEventListener('click', pickFocalPoint);
+    el('orig-img').addEventListener('load', updateOverlays);
+    new ResizeObserver(updateOverlays).observe(el('orig-img'));
     el('srcset-mode').addEventListener('change', () => {
       if (!state.editor) return;
       const seq = state.preview.seq;

@@ -1,11 +1,12 @@
 //! One input through the pipeline's public entry points, as the server would take it: sniff,
-//! probe (header and limits), then a small render (decode, resize, colour, orientation,
-//! letterbox, alpha flattening, encode). Refusals are fine; a panic or an `Internal` error
+//! probe (header and limits), then a small render (decode, trim, crop, rotate and flip, resize,
+//! colour, orientation, letterbox, blur, sharpen, padding, alpha flattening, progressive
+//! encode). Refusals are fine; a panic or an `Internal` error
 //! (a 500 to the client) is a finding.
 
 use imgserver::pipeline::{
-    probe, render, sniff, Fit, Gravity, ImageFormat, PipelineError, PipelineSettings, RenderSpec,
-    Rgb,
+    probe, render, sniff, Crop, Fit, Flip, Gravity, ImageFormat, Operations, Padding,
+    PipelineError, PipelineSettings, RenderSpec, Rgba, Rotation, Sigma,
 };
 
 /// Tighter than the defaults so that one input costs milliseconds, not a 50 MP decode; the
@@ -19,7 +20,8 @@ pub fn settings() -> PipelineSettings {
     }
 }
 
-/// Letterboxed (contain) into JPEG: exercises the letterbox and the alpha flattening too.
+/// Letterboxed (contain) into JPEG with every operation: exercises the letterbox, the
+/// operations and the alpha flattening too.
 pub fn spec() -> RenderSpec {
     RenderSpec {
         width: Some(48),
@@ -27,10 +29,35 @@ pub fn spec() -> RenderSpec {
         fit: Fit::Contain,
         gravity: Gravity::Center,
         enlarge: false,
-        background: Rgb::WHITE,
+        background: Rgba::WHITE,
         format: ImageFormat::Jpeg,
         quality: 80,
         animate: false,
+        ops: Operations {
+            trim: Some(20),
+            crop: Some(Crop::Fractions {
+                x: 100_000,
+                y: 0,
+                width: 900_000,
+                height: 900_000,
+            }),
+            rotation: Rotation::Quarter,
+            flip: Flip {
+                horizontal: true,
+                vertical: false,
+            },
+            focus: None,
+            blur: Some(Sigma(80)),
+            sharpen: Some(Sigma(50)),
+            pad: Padding {
+                top: 1,
+                right: 2,
+                bottom: 3,
+                left: 4,
+            },
+            interlace: true,
+            lossless: false,
+        },
     }
 }
 

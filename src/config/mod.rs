@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use remote_url::display_url;
 pub use secret::{Secret, MIN_SECRET_BYTES};
 
-use crate::pipeline::{PipelineSettings, ShrinkOnLoad};
+use crate::pipeline::{ImageFormat, PipelineSettings, ShrinkOnLoad};
 
 /// The defaults layer: `config/default.toml`, which documents every key.
 pub const DEFAULTS_TOML: &str = include_str!("../../config/default.toml");
@@ -130,6 +130,8 @@ pub struct CacheSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageSettings {
     pub default_quality: u8,
+    /// `images.quality.<format>`, each falling back to `default_quality`.
+    pub quality: FormatQualities,
     pub max_width: u32,
     pub max_height: u32,
     pub max_source_pixels: u64,
@@ -154,7 +156,25 @@ pub struct ImageSettings {
     pub shrink_on_load: ShrinkOnLoad,
 }
 
+/// The default quality of each lossy output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FormatQualities {
+    pub jpeg: u8,
+    pub webp: u8,
+    pub avif: u8,
+}
+
 impl ImageSettings {
+    /// The quality a request without `q` gets in `format` (the lossless formats ignore it).
+    pub fn quality_for(&self, format: ImageFormat) -> u8 {
+        match format {
+            ImageFormat::Jpeg => self.quality.jpeg,
+            ImageFormat::Webp => self.quality.webp,
+            ImageFormat::Avif => self.quality.avif,
+            ImageFormat::Png | ImageFormat::Gif => self.default_quality,
+        }
+    }
+
     pub fn pipeline_settings(&self) -> PipelineSettings {
         PipelineSettings {
             max_width: self.max_width,

@@ -98,6 +98,7 @@ section!(RawCache {
 
 section!(RawImages {
     default_quality: i64,
+    quality: BTreeMap<String, i64>,
     max_width: i64,
     max_height: i64,
     max_source_pixels: u64,

@@ -288,6 +288,24 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     let max_height = p.take("images.max_height", i.max_height);
     let max_height = p.in_range("images.max_height", max_height, 1, 16384) as u32;
     let quality = p.take("images.default_quality", i.default_quality);
+    let default_quality = p.in_range("images.default_quality", quality, 1, 100) as u8;
+    let mut per_format = p.take("images.quality", i.quality);
+    let mut format_quality = |name: &str| {
+        per_format.remove(name).map_or(default_quality, |q| {
+            p.in_range(&format!("images.quality.{name}"), q, 1, 100) as u8
+        })
+    };
+    let qualities = FormatQualities {
+        jpeg: format_quality("jpeg"),
+        webp: format_quality("webp"),
+        avif: format_quality("avif"),
+    };
+    for name in per_format.keys() {
+        p.add(
+            "images.quality",
+            format!("{name:?} is not a lossy format: jpeg, webp or avif"),
+        );
+    }
     let fallback = non_empty(p.take("images.fallback", i.fallback));
     if let Some(f) = &fallback {
         if !is_plain_relative(f) {
@@ -357,7 +375,8 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         }
     };
     let images = ImageSettings {
-        default_quality: p.in_range("images.default_quality", quality, 1, 100) as u8,
+        default_quality,
+        quality: qualities,
         max_width,
         max_height,
         max_source_pixels,

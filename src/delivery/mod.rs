@@ -270,11 +270,8 @@ impl Delivery {
         let images = &self.settings.images;
         let transform = Transform::from_params(params, images)?;
         let source_format = self.format_of(&file).await?;
-        let spec = transform.render_spec(
-            source_format,
-            Accepted::from_header(query.accept),
-            images.default_quality,
-        );
+        let spec =
+            transform.render_spec(source_format, Accepted::from_header(query.accept), images);
         let key = VariantKey::for_render(&file.content_id, &spec);
         let etag = key.etag();
         let vary_accept = transform.negotiates();
@@ -293,7 +290,7 @@ impl Delivery {
                 avif: false,
                 ..Accepted::from_header(query.accept)
             };
-            transform.render_spec(source_format, without_avif, images.default_quality)
+            transform.render_spec(source_format, without_avif, images)
         });
         let planned = Planned { spec, fallback };
         let lookup = self

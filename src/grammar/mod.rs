@@ -3,8 +3,10 @@
 //! segments), and the one error a malformed request gets. Plain parsing over the pipeline's
 //! vocabulary; [`crate::request`] resolves the result against the configuration.
 
+mod operations;
 mod params;
 
+pub use operations::MAX_PAD;
 pub use params::{
     apply_path_params, is_path_param, parse_query, FormatChoice, RawParams, MAX_QUERY_PARAMS,
 };

@@ -2,8 +2,11 @@
 //! (`?w=400&fmt=webp`) and goimgserver's path segments (`/800x600/webp/q90`). Every value is
 //! checked here; unknown names, malformed numbers and out-of-range values are 400s.
 
-use crate::pipeline::{Fit, Gravity, ImageFormat, Rgb};
+use crate::pipeline::{
+    Crop, Fit, Flip, Focus, Gravity, ImageFormat, Padding, Rgba, Rotation, Sigma,
+};
 
+use super::operations;
 use super::RequestError;
 
 /// More query parameters than this is a 400 (nobody needs it; parsers should not pay for it).
@@ -29,8 +32,18 @@ pub struct RawParams {
     pub format: Option<FormatChoice>,
     pub quality: Option<u8>,
     pub dpr: Option<f64>,
-    pub background: Option<Rgb>,
+    pub background: Option<Rgba>,
     pub enlarge: Option<bool>,
+    pub crop: Option<Crop>,
+    pub focus: Option<Focus>,
+    pub trim: Option<u8>,
+    pub rotation: Option<Rotation>,
+    pub flip: Option<Flip>,
+    pub blur: Option<Sigma>,
+    pub sharpen: Option<Sigma>,
+    pub pad: Option<Padding>,
+    pub interlace: Option<bool>,
+    pub lossless: Option<bool>,
     pub preset: Option<String>,
     /// The URL signature (`s`), checked by the signing layer, not part of the variant.
     pub signature: Option<String>,
@@ -57,6 +70,16 @@ impl RawParams {
             dpr: self.dpr.or(other.dpr),
             background: self.background.or(other.background),
             enlarge: self.enlarge.or(other.enlarge),
+            crop: self.crop.or(other.crop),
+            focus: self.focus.or(other.focus),
+            trim: self.trim.or(other.trim),
+            rotation: self.rotation.or(other.rotation),
+            flip: self.flip.or(other.flip),
+            blur: self.blur.or(other.blur),
+            sharpen: self.sharpen.or(other.sharpen),
+            pad: self.pad.or(other.pad),
+            interlace: self.interlace.or(other.interlace),
+            lossless: self.lossless.or(other.lossless),
             preset: self.preset,
             signature: self.signature,
         }
@@ -160,7 +183,7 @@ pub fn parse_query(
                 "g",
                 v.parse().map_err(|_| {
                     RequestError::Invalid(
-                        "g must be one of center, north, south, east, west, northeast, northwest, southeast, southwest".into(),
+                        "g must be one of center, north, south, east, west, northeast, northwest, southeast, southwest, smart".into(),
                     )
                 })?,
             )?,
@@ -180,9 +203,19 @@ pub fn parse_query(
             "bg" => set_once(
                 &mut params.background,
                 "bg",
-                v.parse().map_err(|_| RequestError::Invalid("bg must be a hex colour such as fff or ffffff".into()))?,
+                v.parse().map_err(|_| RequestError::Invalid("bg must be a hex colour such as fff, ffffff or ffffff80 (with alpha)".into()))?,
             )?,
             "enlarge" => set_once(&mut params.enlarge, "enlarge", flag("enlarge", v)?)?,
+            "crop" => set_once(&mut params.crop, "crop", operations::crop(v)?)?,
+            "fp" => set_once(&mut params.focus, "fp", operations::focus(v)?)?,
+            "trim" => set_once(&mut params.trim, "trim", operations::trim(v)?)?,
+            "rot" => set_once(&mut params.rotation, "rot", operations::rotation(v)?)?,
+            "flip" => set_once(&mut params.flip, "flip", operations::flip(v)?)?,
+            "blur" => set_once(&mut params.blur, "blur", operations::sigma("blur", v, 30, 10_000)?)?,
+            "sharpen" => set_once(&mut params.sharpen, "sharpen", operations::sigma("sharpen", v, 30, 1_000)?)?,
+            "pad" => set_once(&mut params.pad, "pad", operations::pad(v)?)?,
+            "interlace" => set_once(&mut params.interlace, "interlace", flag("interlace", v)?)?,
+            "lossless" => set_once(&mut params.lossless, "lossless", flag("lossless", v)?)?,
             "preset" => {
                 if v.is_empty() || v.len() > 64 {
                     return Err(RequestError::Invalid("unknown preset".into()));
@@ -267,7 +300,15 @@ mod tests {
         let p = q("w=400&h=300&fit=contain&g=north&fmt=jpg&q=90&dpr=2&bg=000&enlarge=1").unwrap();
         assert_eq!(p.width, Some(400));
         assert_eq!(p.format, Some(FormatChoice::Exact(ImageFormat::Jpeg)));
-        assert_eq!(p.background, Some(Rgb { r: 0, g: 0, b: 0 }));
+        assert_eq!(
+            p.background,
+            Some(Rgba {
+                r: 0,
+                g: 0,
+                b: 0,
+                a: 255
+            })
+        );
         assert_eq!(message(q("w=0")), "w must be between 1 and 4096");
         assert_eq!(message(q("w=4097")), "w must be between 1 and 4096");
         assert_eq!(message(q("w=12a")), "w must be between 1 and 4096");

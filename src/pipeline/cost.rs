@@ -3,9 +3,10 @@
 //! bound on the output area of AVIF, whose encoder costs tens of times more per pixel than the
 //! others.
 //!
-//! The estimate is single-core CPU time: decoded pixels (after shrink-on-load) times the
-//! decoder's price, resampled pixels times the resampler's, and output pixels times the
-//! encoder's at its configured effort. The prices are the release build's on one core of the
+//! The estimate is single-core CPU time: decoded pixels (after shrink-on-load; all of them for
+//! `trim`) times the decoder's price, resampled pixels times the resampler's, the scans of
+//! `trim` and `g=smart` over the decoded pixels, blur and sharpen by their kernel over the
+//! output, and output pixels (padding included) times the encoder's at its configured effort. The prices are the release build's on one core of the
 //! 2-core development machine (benches/README.md); they are an order of magnitude, good
 //! enough to tell a thumbnail from a large AVIF, not a prediction (the test profile runs several
 //! times slower).
@@ -13,7 +14,9 @@
 use std::time::Duration;
 
 use super::decode::{scaled_len, Target};
+use super::filter::EXACT_UP_TO;
 use super::header::Header;
+use super::layout::Layout;
 use super::{ImageFormat, PipelineError, PipelineSettings, RenderSpec};
 
 /// A render's estimated size and single-core CPU time.
@@ -47,18 +50,27 @@ pub fn check_output(
 pub fn estimate(
     header: &Header,
     target: &Target,
-    (width, height): (u32, u32),
+    layout: &Layout,
     spec: &RenderSpec,
     settings: &PipelineSettings,
 ) -> RenderCost {
+    let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
     let source_pixels = u64::from(header.width) * u64::from(header.height);
     let decoded_pixels = decoded_pixels(header, target);
-    let resampled = u64::from(target.scaled.0) * u64::from(target.scaled.1);
-    let output_pixels = u64::from(width) * u64::from(height);
+    let resampled = area(target.scaled);
+    let output_pixels = area(layout.canvas);
     let (per_source, per_decoded) = decode_picos(header.format);
+    let scans = u64::from(spec.ops.trim.is_some()) + u64::from(layout.smart_region.is_some());
+    let filters: u64 = [spec.ops.blur, spec.ops.sharpen]
+        .into_iter()
+        .flatten()
+        .map(|sigma| filter_picos(sigma.pixels()))
+        .sum();
     let picos = source_pixels.saturating_mul(per_source)
         + decoded_pixels.saturating_mul(per_decoded)
         + (decoded_pixels + resampled).saturating_mul(RESAMPLE_PICOS)
+        + decoded_pixels.saturating_mul(scans * SCAN_PICOS)
+        + area(layout.plan.canvas).saturating_mul(filters)
         + output_pixels.saturating_mul(encode_picos(spec.format, settings));
     RenderCost {
         decoded_pixels,
@@ -82,6 +94,20 @@ fn decoded_pixels(header: &Header, target: &Target) -> u64 {
 
 /// Lanczos3 over the decoded and the resampled pixels.
 const RESAMPLE_PICOS: u64 = 1_500;
+
+/// Trim's border search and smart crop's small copy, per decoded pixel.
+const SCAN_PICOS: u64 = 1_000;
+
+/// Blur or sharpen, per output pixel: the exact kernel's two passes of `6 sigma + 1` taps, or
+/// the three boxes' constant price beyond [`EXACT_UP_TO`].
+fn filter_picos(sigma: f64) -> u64 {
+    let taps = if sigma <= EXACT_UP_TO {
+        2.0 * (6.0 * sigma).ceil() + 2.0
+    } else {
+        24.0
+    };
+    (taps * 300.0) as u64
+}
 
 /// Per source pixel (what is read whatever the scale: JPEG's entropy decoding) and per decoded
 /// pixel.
@@ -128,8 +154,8 @@ fn encode_picos(format: ImageFormat, settings: &PipelineSettings) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::geometry::Rect;
-    use crate::pipeline::{Fit, Gravity, Rgb, ShrinkOnLoad};
+    use crate::pipeline::layout::layout;
+    use crate::pipeline::{Fit, Gravity, Operations, Padding, Rgba, ShrinkOnLoad, Sigma};
 
     fn header(format: ImageFormat, width: u32, height: u32) -> Header {
         Header {
@@ -143,37 +169,75 @@ mod tests {
     }
 
     fn cost(source: (ImageFormat, u32, u32), out: (ImageFormat, u32, u32)) -> RenderCost {
+        cost_with(source, out, Operations::default())
+    }
+
+    fn cost_with(
+        source: (ImageFormat, u32, u32),
+        out: (ImageFormat, u32, u32),
+        ops: Operations,
+    ) -> RenderCost {
         let (format, sw, sh) = source;
         let (out_format, w, h) = out;
-        let target = Target {
-            crop: Rect {
-                x: 0.0,
-                y: 0.0,
-                width: f64::from(sw),
-                height: f64::from(sh),
-            },
-            scaled: (w, h),
-            eighths: None,
-            shrink_on_load: ShrinkOnLoad::Quality,
-        };
         let spec = RenderSpec {
             width: Some(w),
             height: Some(h),
             fit: Fit::Fill,
             gravity: Gravity::Center,
             enlarge: true,
-            background: Rgb::WHITE,
+            background: Rgba::WHITE,
             format: out_format,
             quality: 80,
             animate: false,
+            ops,
         };
-        estimate(
-            &header(format, sw, sh),
-            &target,
-            (w, h),
-            &spec,
-            &PipelineSettings::default(),
-        )
+        let settings = PipelineSettings::default();
+        let header = header(format, sw, sh);
+        let layout = layout(&header, None, &spec, &settings).unwrap();
+        let target = Target {
+            crop: layout.stored,
+            scaled: layout.scaled,
+            eighths: ops.trim.map(|_| 8),
+            shrink_on_load: ShrinkOnLoad::Quality,
+        };
+        estimate(&header, &target, &layout, &spec, &settings)
+    }
+
+    #[test]
+    fn the_operations_are_counted() {
+        use ImageFormat::*;
+        let plain = cost((Jpeg, 4000, 3000), (Jpeg, 400, 300));
+        let trim = Operations {
+            trim: Some(10),
+            ..Operations::default()
+        };
+        let trimmed = cost_with((Jpeg, 4000, 3000), (Jpeg, 400, 300), trim);
+        assert_eq!(
+            trimmed.decoded_pixels, 12_000_000,
+            "trim decodes every pixel"
+        );
+        assert!(trimmed.cpu > plain.cpu * 2);
+        let blur = |sigma: u32| {
+            let ops = Operations {
+                blur: Some(Sigma(sigma)),
+                ..Operations::default()
+            };
+            cost_with((Jpeg, 4000, 3000), (Jpeg, 400, 300), ops).cpu
+        };
+        assert!(blur(200) > plain.cpu && blur(800) > blur(200));
+        // Beyond the exact kernel the cost stops growing with sigma.
+        assert_eq!(blur(5_000), blur(10_000));
+        let padded = Operations {
+            pad: Padding {
+                top: 100,
+                right: 0,
+                bottom: 100,
+                left: 0,
+            },
+            ..Operations::default()
+        };
+        let padded = cost_with((Jpeg, 4000, 3000), (Jpeg, 400, 300), padded);
+        assert_eq!(padded.output_pixels, 400 * 500);
     }
 
     #[test]

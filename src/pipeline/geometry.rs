@@ -32,12 +32,15 @@ impl Plan {
 }
 
 /// The request, in output pixels (`dpr` already applied by the caller).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Request {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub fit: Fit,
     pub gravity: Gravity,
+    /// A point of the source (its pixels) that `cover` centres its window on as far as the
+    /// source allows; it overrides the gravity.
+    pub focus: Option<(f64, f64)>,
     pub enlarge: bool,
     pub max_width: u32,
     pub max_height: u32,
@@ -141,9 +144,16 @@ pub fn plan(sw: u32, sh: u32, req: &Request) -> Plan {
         Fit::Cover => {
             let s = (bwf / swf).max(bhf / shf);
             let (cw, ch) = ((bwf / s).min(swf), (bhf / s).min(shf));
+            let (x, y) = match req.focus {
+                Some((fx, fy)) => (
+                    (fx - cw / 2.0).clamp(0.0, swf - cw),
+                    (fy - ch / 2.0).clamp(0.0, shf - ch),
+                ),
+                None => ((swf - cw) * ax, (shf - ch) * ay),
+            };
             let crop = Rect {
-                x: (swf - cw) * ax,
-                y: (shf - ch) * ay,
+                x,
+                y,
                 width: cw,
                 height: ch,
             };
@@ -197,6 +207,7 @@ mod tests {
             height: h,
             fit,
             gravity: Gravity::Center,
+            focus: None,
             enlarge: false,
             max_width: 4096,
             max_height: 4096,
@@ -321,6 +332,22 @@ mod tests {
         assert_eq!(plan(4000, 3000, &r).offset, (0, 100));
         r.gravity = Gravity::North;
         assert_eq!(plan(4000, 3000, &r).offset, (0, 0));
+    }
+
+    #[test]
+    fn focus_centres_the_window_as_far_as_the_source_allows() {
+        let mut r = req(Some(400), Some(400), Fit::Cover);
+        // A 4000x3000 source keeps a 3000x3000 window: centred on x=2000 it starts at 500.
+        r.focus = Some((2000.0, 0.0));
+        let p = plan(4000, 3000, &r);
+        assert!((p.crop.x - 500.0).abs() < 1e-6 && p.crop.y == 0.0, "{p:?}");
+        r.focus = Some((3900.0, 1500.0));
+        assert!((plan(4000, 3000, &r).crop.x - 1000.0).abs() < 1e-6);
+        r.focus = Some((100.0, 1500.0));
+        assert_eq!(plan(4000, 3000, &r).crop.x, 0.0);
+        // The focus overrides the gravity.
+        r.gravity = Gravity::East;
+        assert_eq!(plan(4000, 3000, &r).crop.x, 0.0);
     }
 
     #[test]

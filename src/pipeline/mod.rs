@@ -7,14 +7,25 @@
 //! 1. [`sniff`](fn@sniff) the format from the magic number (`sniff.rs`);
 //! 2. read the header (`header/`) and check the source limits before anything is allocated
 //!    (`limits.rs`);
-//! 3. plan the geometry on the displayed (EXIF-oriented) size (`geometry.rs`) and check the
-//!    output limits (`cost.rs`);
-//! 4. decode, shrinking on load where the format allows (`decode/`);
-//! 5. resample the planned region *in the stored orientation* (`resize.rs`);
-//! 6. convert the small result to sRGB (`color.rs`);
-//! 7. orient it (`orient.rs`, from `exif.rs`);
-//! 8. letterbox or flatten onto the background (`compose.rs`);
-//! 9. encode without metadata (`encode/`).
+//! 3. lay the render out (`layout.rs`): the crop (`crop.rs`), the rotation and flip composed
+//!    with the EXIF orientation (`orient.rs`), the fit plan with its gravity or focal point
+//!    (`geometry.rs`), all carried back to one region of the stored source; check the output
+//!    limits (`cost.rs`);
+//! 4. decode, shrinking on load where the format allows (`decode/`); with `trim`, at full
+//!    size, find the border (`trim.rs`) and lay out again inside what it leaves;
+//! 5. with `g=smart`, choose the window by content (`smart.rs`);
+//! 6. resample the region *in the stored orientation* (`resize.rs`);
+//! 7. convert the small result to sRGB (`color.rs`);
+//! 8. turn it once: EXIF orientation, rotation, flip (`orient.rs`, from `exif.rs`);
+//! 9. letterbox `contain` onto the background (`compose.rs`);
+//! 10. blur, sharpen (`filter.rs`);
+//! 11. pad, then flatten alpha for outputs without it (`compose.rs`);
+//! 12. encode without metadata, progressive or lossless when asked (`encode/`).
+//!
+//! In the request's terms that is the documented order: orient, trim, crop, rotate/flip,
+//! resize (fit, gravity, focal point, smart), blur/sharpen, pad, flatten, encode. Orienting
+//! first and resampling last are the same pixels as this order's resample-then-turn: a turn
+//! moves pixels without changing them, and the region resampled is the one the order names.
 //!
 //! [`assess`] runs steps 1-3 only, to estimate a render's cost before it is admitted
 //! (`cost.rs`); [`probe`] runs steps 1-2 (for `/info/`).
@@ -26,26 +37,33 @@ mod bitmap;
 mod color;
 mod compose;
 mod cost;
+mod crop;
 mod decode;
 mod encode;
 mod exif;
+mod filter;
 mod header;
+mod layout;
 mod limits;
+mod operations;
 mod orient;
 mod resize;
+mod smart;
 mod sniff;
+mod trim;
 
 pub use cost::RenderCost;
+pub use operations::MILLION;
 pub use spec::{
-    Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rendered, Rgb, ShrinkOnLoad,
-    SourceInfo,
+    Crop, Fit, Flip, Focus, Gravity, ImageFormat, Operations, Padding, PipelineSettings,
+    RenderSpec, Rendered, Rgba, Rotation, ShrinkOnLoad, Sigma, SourceInfo,
 };
 
 use anyhow::Context;
 
 /// Why a render or probe failed. `Unsupported` and `TooLarge` are the client's (HTTP 422),
-/// `OutputTooLarge` the request's (HTTP 400); `Internal` is ours (HTTP 500, cause logged,
-/// never shown).
+/// `OutputTooLarge` and `BadRequest` the request's (HTTP 400); `Internal` is ours (HTTP 500,
+/// cause logged, never shown).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("unsupported source: {0}")]
@@ -55,6 +73,9 @@ pub enum PipelineError {
     /// The requested output is beyond a configured bound (the request's fault: HTTP 400).
     #[error("output too large: {0}")]
     OutputTooLarge(String),
+    /// The request asks for something this source cannot give (a crop outside it).
+    #[error("bad request: {0}")]
+    BadRequest(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -102,16 +123,16 @@ pub fn assess(
     Ok(cost::estimate(
         &planned.header,
         &planned.target,
-        planned.plan.canvas,
+        &planned.layout,
         spec,
         settings,
     ))
 }
 
-/// A render decided on but not started: the checked header, the geometry, the decode target.
+/// A render decided on but not started: the checked header, the layout, the decode target.
 struct Planned {
     header: header::Header,
-    plan: geometry::Plan,
+    layout: layout::Layout,
     target: decode::Target,
 }
 
@@ -121,39 +142,18 @@ fn plan_render(
     settings: &PipelineSettings,
 ) -> Result<Planned, PipelineError> {
     let header = checked_header(bytes, settings, spec.animate)?;
-    let (dw, dh) = header.displayed_size();
-    let plan = geometry::plan(
-        dw,
-        dh,
-        &geometry::Request {
-            width: spec.width,
-            height: spec.height,
-            fit: spec.fit,
-            gravity: spec.gravity,
-            enlarge: spec.enlarge,
-            max_width: settings.max_width,
-            max_height: settings.max_height,
-        },
-    );
-    cost::check_output(spec.format, plan.canvas, settings)?;
-
-    // Work in the stored orientation until the image is small.
-    let (sw, sh) = (f64::from(header.width), f64::from(header.height));
-    let crop = orient::rect_to_stored(plan.crop, header.orientation, sw, sh);
-    let scaled = if exif::swaps_axes(header.orientation) {
-        (plan.scaled.1, plan.scaled.0)
-    } else {
-        plan.scaled
-    };
+    let layout = layout::layout(&header, None, spec, settings)?;
+    cost::check_output(spec.format, layout.canvas, settings)?;
     let target = decode::Target {
-        crop,
-        scaled,
-        eighths: None,
+        crop: layout.stored,
+        scaled: layout.scaled,
+        // Trim needs every pixel: the region it leaves, and so the scale, is not known yet.
+        eighths: spec.ops.trim.map(|_| 8),
         shrink_on_load: settings.shrink_on_load,
     };
     Ok(Planned {
         header,
-        plan,
+        layout,
         target,
     })
 }
@@ -166,36 +166,60 @@ pub fn render(
 ) -> Result<Rendered, PipelineError> {
     let Planned {
         header,
-        plan,
+        mut layout,
         target,
     } = plan_render(bytes, spec, settings)?;
-    let (crop, scaled) = (target.crop, target.scaled);
-    let (sw, sh) = (f64::from(header.width), f64::from(header.height));
     let decoded = decode::decode(bytes, &header, &target, settings)?;
-
-    // The decoder may have shrunk on load: bring the crop into decoded pixels.
     let bitmap = decoded.bitmap;
+    if let Some(tolerance) = spec.ops.trim {
+        let kept = trim::trimmed(&bitmap, header.orientation, tolerance);
+        layout = layout::layout(&header, Some(kept), spec, settings)?;
+        cost::check_output(spec.format, layout.canvas, settings)?;
+    }
+
+    // The decoder may have shrunk on load: bring the regions into decoded pixels.
+    let (sw, sh) = (f64::from(header.width), f64::from(header.height));
     let (fx, fy) = (f64::from(bitmap.width) / sw, f64::from(bitmap.height) / sh);
-    let crop = geometry::Rect {
-        x: crop.x * fx,
-        y: crop.y * fy,
-        width: crop.width * fx,
-        height: crop.height * fy,
+    let decoded_rect = |r: geometry::Rect| geometry::Rect {
+        x: r.x * fx,
+        y: r.y * fy,
+        width: r.width * fx,
+        height: r.height * fy,
     };
-    let mut image = resize::resize(bitmap, crop, scaled.0, scaled.1)?;
+    let mut crop = decoded_rect(layout.stored);
+    if let Some(region) = layout.smart_region {
+        crop = smart::window(&bitmap, decoded_rect(region), (crop.width, crop.height))?;
+    }
+    let (width, height) = layout.scaled;
+    let mut image = resize::resize(bitmap, crop, width, height)?;
     if let Some(icc) = &decoded.icc {
         image = color::to_srgb(image, icc);
     }
-    image = orient::apply(image, header.orientation);
+    image = orient::apply(image, layout.orientation);
 
+    let plan = layout.plan;
     if plan.letterboxed() {
         image = compose::letterbox(image, plan.canvas, plan.offset, spec.background);
+    }
+    if let Some(sigma) = spec.ops.blur {
+        image = filter::blur(image, sigma.pixels())?;
+    }
+    if let Some(sigma) = spec.ops.sharpen {
+        image = filter::sharpen(image, sigma.pixels())?;
+    }
+    if !spec.ops.pad.is_none() {
+        image = compose::pad(image, spec.ops.pad, spec.background);
     }
     if image.has_alpha() && (!spec.format.supports_alpha() || image.is_opaque()) {
         // Opaque alpha is dropped too: smaller, faster output with the same pixels.
         image = compose::flatten(image, spec.background);
     }
-    let bytes = encode::encode(&image, spec.format, spec.quality, settings)
+    let options = encode::Options {
+        quality: spec.quality,
+        interlace: spec.ops.interlace,
+        lossless: spec.ops.lossless,
+    };
+    let bytes = encode::encode(&image, spec.format, options, settings)
         .with_context(|| format!("encoding {}x{} {}", image.width, image.height, spec.format))?;
     Ok(Rendered {
         bytes,
@@ -244,7 +268,17 @@ pub mod steps {
     }
 
     pub fn encode(bitmap: &Bitmap, format: ImageFormat, settings: &PipelineSettings) -> Vec<u8> {
-        encode::encode(bitmap, format, 80, settings).expect("encode")
+        encode::encode(bitmap, format, encode::Options::lossy(80), settings).expect("encode")
+    }
+
+    /// Gaussian blur of `sigma` pixels.
+    pub fn blur(bitmap: Bitmap, sigma: f64) -> Bitmap {
+        filter::blur(bitmap, sigma).expect("blur")
+    }
+
+    /// Unsharp mask of `sigma` pixels.
+    pub fn sharpen(bitmap: Bitmap, sigma: f64) -> Bitmap {
+        filter::sharpen(bitmap, sigma).expect("sharpen")
     }
 
     /// ICC conversion of an RGB bitmap with the profile `icc`.

@@ -1,35 +1,88 @@
-//! EXIF orientation. The render resamples in the *stored* orientation (so a full-size image is
+//! EXIF orientation, and the request's rotation and flip composed with it. The render resamples in the *stored* orientation (so a full-size image is
 //! never rotated) and orients the small result; this module maps rectangles from displayed to
 //! stored coordinates and applies the orientation to pixels. Outputs carry no EXIF, so the
 //! pixels must be upright.
 
 use super::bitmap::Bitmap;
+use super::exif;
 use super::geometry::Rect;
 
-/// Maps a displayed-coordinates point to stored coordinates (continuous, edges included).
-fn point_to_stored(x: f64, y: f64, orientation: u8, sw: f64, sh: f64) -> (f64, f64) {
-    match orientation {
-        2 => (sw - x, y),
-        3 => (sw - x, sh - y),
-        4 => (x, sh - y),
-        5 => (y, x),
-        6 => (y, sh - x),
-        7 => (sw - y, sh - x),
-        8 => (sw - y, x),
-        _ => (x, y),
+/// How orientation `o` (an EXIF code, 1-8) moves a point, as a matrix on coordinates centred
+/// on the image (`x' = m[0] x + m[1] y`, `y' = m[2] x + m[3] y`, y pointing down).
+fn matrix(o: u8) -> [i8; 4] {
+    match o {
+        2 => [-1, 0, 0, 1],
+        3 => [-1, 0, 0, -1],
+        4 => [1, 0, 0, -1],
+        5 => [0, 1, 1, 0],
+        6 => [0, -1, 1, 0],
+        7 => [0, -1, -1, 0],
+        8 => [0, 1, -1, 0],
+        _ => [1, 0, 0, 1],
     }
 }
 
-/// The stored-coordinates rectangle showing as `r` once oriented; `sw`x`sh` is the stored size.
-pub fn rect_to_stored(r: Rect, orientation: u8, sw: f64, sh: f64) -> Rect {
-    let (x0, y0) = point_to_stored(r.x, r.y, orientation, sw, sh);
-    let (x1, y1) = point_to_stored(r.x + r.width, r.y + r.height, orientation, sw, sh);
+fn code(m: [i8; 4]) -> u8 {
+    (1..=8).find(|&o| matrix(o) == m).unwrap_or(1)
+}
+
+/// Orientation `first`, then `then`, as one orientation (the rotation and flip of a request
+/// compose with the EXIF orientation into the one turn applied to the small result).
+pub fn compose(first: u8, then: u8) -> u8 {
+    let (a, b) = (matrix(then), matrix(first));
+    code([
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+    ])
+}
+
+/// The orientation that undoes `o`.
+pub fn inverse(o: u8) -> u8 {
+    let m = matrix(o);
+    code([m[0], m[2], m[1], m[3]])
+}
+
+/// The size of a `(w, h)` image once `o` is applied.
+pub fn turned_size(o: u8, (w, h): (u32, u32)) -> (u32, u32) {
+    if exif::swaps_axes(o) {
+        (h, w)
+    } else {
+        (w, h)
+    }
+}
+
+/// Where rectangle `r` of a `w`x`h` image lands once `o` is applied (continuous coordinates,
+/// edges included).
+pub fn map_rect(r: Rect, o: u8, (w, h): (f64, f64)) -> Rect {
+    let m = matrix(o).map(f64::from);
+    let (tw, th) = if exif::swaps_axes(o) { (h, w) } else { (w, h) };
+    let point = |x: f64, y: f64| {
+        let (cx, cy) = (x - w / 2.0, y - h / 2.0);
+        (
+            m[0] * cx + m[1] * cy + tw / 2.0,
+            m[2] * cx + m[3] * cy + th / 2.0,
+        )
+    };
+    let (x0, y0) = point(r.x, r.y);
+    let (x1, y1) = point(r.x + r.width, r.y + r.height);
     Rect {
         x: x0.min(x1),
         y: y0.min(y1),
         width: (x1 - x0).abs(),
         height: (y1 - y0).abs(),
     }
+}
+
+/// The stored-coordinates rectangle showing as `r` once oriented; `sw`x`sh` is the stored size.
+pub fn rect_to_stored(r: Rect, orientation: u8, sw: f64, sh: f64) -> Rect {
+    let displayed = if exif::swaps_axes(orientation) {
+        (sh, sw)
+    } else {
+        (sw, sh)
+    };
+    map_rect(r, inverse(orientation), displayed)
 }
 
 /// Turns a stored-orientation bitmap upright.
@@ -115,6 +168,44 @@ mod tests {
                 (3, 1.0, 1.0),
                 "orientation {o}"
             );
+        }
+    }
+
+    #[test]
+    fn composition_matches_applying_twice() {
+        let img = Bitmap::new(3, 2, 1, vec![1, 2, 3, 4, 5, 6]).unwrap();
+        for a in 1..=8 {
+            assert_eq!(
+                apply(apply(img.clone(), a), inverse(a)),
+                img,
+                "inverse of {a}"
+            );
+            for b in 1..=8 {
+                let twice = apply(apply(img.clone(), a), b);
+                assert_eq!(apply(img.clone(), compose(a, b)), twice, "{a} then {b}");
+            }
+        }
+        // A quarter turn clockwise is EXIF 6; twice is 180 degrees; a mirror then 180 is a
+        // vertical mirror.
+        assert_eq!(compose(6, 6), 3);
+        assert_eq!(compose(2, 3), 4);
+    }
+
+    #[test]
+    fn rects_follow_the_pixels_through_any_turn() {
+        let img = Bitmap::new(3, 2, 1, vec![1, 2, 3, 4, 5, 6]).unwrap();
+        // Pixel (2,0) holds 3; wherever a turn puts the value 3, map_rect must put the rect.
+        let r = Rect {
+            x: 2.0,
+            y: 0.0,
+            width: 1.0,
+            height: 1.0,
+        };
+        for o in 1..=8 {
+            let out = apply(img.clone(), o);
+            let m = map_rect(r, o, (3.0, 2.0));
+            let i = (m.y as u32 * out.width + m.x as u32) as usize;
+            assert_eq!(out.data[i], 3, "orientation {o}");
         }
     }
 }

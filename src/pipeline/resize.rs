@@ -12,12 +12,7 @@ use super::geometry::Rect;
 /// Resamples the `crop` region of `src` (in `src` pixels) to `width`x`height`.
 /// Returns `src` untouched when there is nothing to do.
 pub fn resize(src: Bitmap, crop: Rect, width: u32, height: u32) -> Result<Bitmap> {
-    let (sw, sh) = (f64::from(src.width), f64::from(src.height));
-    // Clamp: the crop was computed in header pixels and scaled; rounding may overshoot a hair.
-    let x = crop.x.clamp(0.0, sw - 1.0);
-    let y = crop.y.clamp(0.0, sh - 1.0);
-    let cw = crop.width.clamp(1.0, sw - x);
-    let ch = crop.height.clamp(1.0, sh - y);
+    let (x, y, cw, ch) = inside(&src, crop);
     let whole = |v: f64| (v - v.round()).abs() < 1e-6;
     let same = |a: f64, b: u32| (a - f64::from(b)).abs() < 1e-6;
     if whole(x) && whole(y) && same(cw, width) && same(ch, height) {
@@ -29,6 +24,36 @@ pub fn resize(src: Bitmap, crop: Rect, width: u32, height: u32) -> Result<Bitmap
             height,
         ));
     }
+    convolve(&src, (x, y, cw, ch), width, height, FilterType::Lanczos3)
+}
+
+/// A small copy of `crop` of `src` for analysis (smart crop): a box filter, cheap and enough
+/// to judge where the detail is.
+pub fn thumbnail(src: &Bitmap, crop: Rect, width: u32, height: u32) -> Result<Bitmap> {
+    convolve(src, inside(src, crop), width, height, FilterType::Box)
+}
+
+/// `crop` clamped into `src`: it was computed in header pixels and scaled, and rounding may
+/// overshoot a hair.
+fn inside(src: &Bitmap, crop: Rect) -> (f64, f64, f64, f64) {
+    let (sw, sh) = (f64::from(src.width), f64::from(src.height));
+    let x = crop.x.clamp(0.0, sw - 1.0);
+    let y = crop.y.clamp(0.0, sh - 1.0);
+    (
+        x,
+        y,
+        crop.width.clamp(1.0, sw - x),
+        crop.height.clamp(1.0, sh - y),
+    )
+}
+
+fn convolve(
+    src: &Bitmap,
+    (x, y, cw, ch): (f64, f64, f64, f64),
+    width: u32,
+    height: u32,
+    filter: FilterType,
+) -> Result<Bitmap> {
     let pixel_type = match src.channels {
         1 => PixelType::U8,
         2 => PixelType::U8x2,
@@ -39,7 +64,7 @@ pub fn resize(src: Bitmap, crop: Rect, width: u32, height: u32) -> Result<Bitmap
         ImageRef::new(src.width, src.height, &src.data, pixel_type).context("resize source")?;
     let mut dst = Image::new(width, height, pixel_type);
     let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .resize_alg(ResizeAlg::Convolution(filter))
         .crop(x, y, cw, ch)
         .use_alpha(src.has_alpha());
     Resizer::new()

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use super::operations::{Crop, Flip, Focus, Operations, Padding, Rotation, Sigma};
+
 /// An image encoding the service can read and write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageFormat {
@@ -119,6 +121,8 @@ pub enum Gravity {
     NorthWest,
     SouthEast,
     SouthWest,
+    /// `cover` picks its window by content (`smart.rs`); placed like `Center` elsewhere.
+    Smart,
 }
 
 impl Gravity {
@@ -133,13 +137,14 @@ impl Gravity {
             Self::NorthWest => "northwest",
             Self::SouthEast => "southeast",
             Self::SouthWest => "southwest",
+            Self::Smart => "smart",
         }
     }
 
     /// Horizontal and vertical anchor, each 0 (left/top), 1 (centre) or 2 (right/bottom).
     pub fn anchors(self) -> (u8, u8) {
         match self {
-            Self::Center => (1, 1),
+            Self::Center | Self::Smart => (1, 1),
             Self::North => (1, 0),
             Self::South => (1, 2),
             Self::East => (2, 1),
@@ -165,61 +170,79 @@ impl FromStr for Gravity {
             "northwest" => Ok(Self::NorthWest),
             "southeast" => Ok(Self::SouthEast),
             "southwest" => Ok(Self::SouthWest),
+            "smart" => Ok(Self::Smart),
             _ => Err(()),
         }
     }
 }
 
-/// An opaque sRGB colour (for letterboxing and for flattening alpha into JPEG).
+/// An sRGB colour with straight alpha: the letterbox of `contain`, the `pad` border, and what
+/// transparency is flattened onto for outputs without alpha (JPEG, which ignores `a`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Rgb {
+pub struct Rgba {
     pub r: u8,
     pub g: u8,
     pub b: u8,
+    pub a: u8,
 }
 
-impl Rgb {
-    pub const WHITE: Rgb = Rgb {
+impl Rgba {
+    pub const WHITE: Rgba = Rgba {
         r: 255,
         g: 255,
         b: 255,
+        a: 255,
     };
 
-    /// Lower-case six-digit hex, the canonical spelling.
+    pub fn is_opaque(self) -> bool {
+        self.a == 255
+    }
+
+    /// The same colour, fully opaque.
+    pub fn opaque(self) -> Rgba {
+        Rgba { a: 255, ..self }
+    }
+
+    /// Lower-case hex, the canonical spelling: six digits when opaque, eight otherwise.
     pub fn hex(self) -> String {
-        format!("{:02x}{:02x}{:02x}", self.r, self.g, self.b)
+        let rgb = format!("{:02x}{:02x}{:02x}", self.r, self.g, self.b);
+        if self.is_opaque() {
+            rgb
+        } else {
+            format!("{rgb}{:02x}", self.a)
+        }
     }
 }
 
-impl Default for Rgb {
+impl Default for Rgba {
     fn default() -> Self {
         Self::WHITE
     }
 }
 
-impl FromStr for Rgb {
+impl FromStr for Rgba {
     type Err = ();
-    /// Accepts `fff` or `ffffff` (case-insensitive, optional leading `#`).
+    /// Accepts `fff`, `ffffff` or `ffffffaa` (case-insensitive, optional leading `#`).
     fn from_str(s: &str) -> Result<Self, ()> {
         let s = s.strip_prefix('#').unwrap_or(s);
         if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(());
         }
         let digit = |i: usize| u8::from_str_radix(&s[i..i + 1], 16).map_err(|_| ());
+        let byte = |i: usize| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ());
         match s.len() {
-            3 => Ok(Rgb {
+            3 => Ok(Rgba {
                 r: digit(0)? * 17,
                 g: digit(1)? * 17,
                 b: digit(2)? * 17,
+                a: 255,
             }),
-            6 => {
-                let byte = |i: usize| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ());
-                Ok(Rgb {
-                    r: byte(0)?,
-                    g: byte(2)?,
-                    b: byte(4)?,
-                })
-            }
+            6 | 8 => Ok(Rgba {
+                r: byte(0)?,
+                g: byte(2)?,
+                b: byte(4)?,
+                a: if s.len() == 8 { byte(6)? } else { 255 },
+            }),
             _ => Err(()),
         }
     }
@@ -237,12 +260,15 @@ pub struct RenderSpec {
     pub gravity: Gravity,
     /// Allow output larger than the source (otherwise the box shrinks until no pixel is upscaled).
     pub enlarge: bool,
-    pub background: Rgb,
+    pub background: Rgba,
     pub format: ImageFormat,
     /// Encoder quality 1..=100 (ignored by lossless encoders).
     pub quality: u8,
     /// Keep all frames of an animated source (within the frame limit) instead of the first one.
     pub animate: bool,
+    /// Trim, crop, rotate/flip, focal point, effects, padding and encoder options
+    /// (`operations.rs`); the default does none of them.
+    pub ops: Operations,
 }
 
 /// Service-wide knobs of the pipeline, taken from the `images` config section.

@@ -4,7 +4,7 @@
 //! parameters that cannot matter) ends as the same spec and therefore the same key.
 
 use crate::config::ImageSettings;
-use crate::pipeline::{Fit, Gravity, ImageFormat, RenderSpec, Rgb};
+use crate::pipeline::{Fit, Gravity, ImageFormat, Operations, RenderSpec, Rgba};
 
 use super::accept::Accepted;
 use super::sizes::admit_size;
@@ -19,10 +19,12 @@ pub struct Transform {
     pub height: Option<u32>,
     pub fit: Fit,
     pub gravity: Gravity,
-    pub quality: u8,
-    pub background: Rgb,
+    /// `None`: the configured default of the output format.
+    pub quality: Option<u8>,
+    pub background: Rgba,
     pub enlarge: bool,
     pub format: FormatChoice,
+    pub ops: Operations,
 }
 
 impl Transform {
@@ -96,6 +98,18 @@ impl Transform {
             width = width.map(shrink);
             height = height.map(shrink);
         }
+        if params.focus.is_some() && params.gravity.is_some() {
+            return Err(RequestError::Invalid(
+                "fp and g cannot be combined: the focal point already places the crop".into(),
+            ));
+        }
+        let format = params.format.unwrap_or(FormatChoice::Original);
+        let lossless = params.lossless.unwrap_or(false);
+        if lossless && format != FormatChoice::Exact(ImageFormat::Webp) {
+            return Err(RequestError::Invalid(
+                "lossless is for WebP only: it needs fmt=webp".into(),
+            ));
+        }
         let both = width.is_some() && height.is_some();
         let fit = if both {
             params.fit.unwrap_or_default()
@@ -108,15 +122,34 @@ impl Transform {
         } else {
             Gravity::default()
         };
+        let cover = fit == Fit::Cover && both;
+        let ops = Operations {
+            trim: params.trim,
+            crop: params.crop,
+            rotation: params.rotation.unwrap_or_default(),
+            flip: params.flip.unwrap_or_default(),
+            // The focal point only places the window of `cover`.
+            focus: params.focus.filter(|_| cover),
+            blur: params.blur,
+            sharpen: params.sharpen,
+            pad: params.pad.unwrap_or_default(),
+            interlace: params.interlace.unwrap_or(false),
+            lossless,
+        };
         Ok(Transform {
             width,
             height,
             fit,
-            gravity,
-            quality: params.quality.unwrap_or(images.default_quality),
+            // Smart placement is a choice of crop: elsewhere it places like the centre.
+            gravity: match gravity {
+                Gravity::Smart if !cover => Gravity::Center,
+                g => g,
+            },
+            quality: params.quality,
             background: params.background.unwrap_or_default(),
             enlarge: params.enlarge.unwrap_or(false),
-            format: params.format.unwrap_or(FormatChoice::Original),
+            format,
+            ops,
         })
     }
 
@@ -130,7 +163,7 @@ impl Transform {
         &self,
         source: ImageFormat,
         accepted: Accepted,
-        default_quality: u8,
+        images: &ImageSettings,
     ) -> RenderSpec {
         let format = match self.format {
             FormatChoice::Exact(f) => f,
@@ -139,29 +172,38 @@ impl Transform {
             FormatChoice::Auto if accepted.webp => ImageFormat::Webp,
             FormatChoice::Auto => source_family(source),
         };
-        let lossless = matches!(format, ImageFormat::Png | ImageFormat::Gif);
+        let lossless = matches!(format, ImageFormat::Png | ImageFormat::Gif) || self.ops.lossless;
         let letterboxed = self.fit == Fit::Contain && self.width.is_some() && self.height.is_some();
+        let canvas = letterboxed || !self.ops.pad.is_none();
+        let ops = Operations {
+            interlace: self.ops.interlace && matches!(format, ImageFormat::Jpeg | ImageFormat::Png),
+            ..self.ops
+        };
         RenderSpec {
             width: self.width,
             height: self.height,
             fit: self.fit,
             gravity: self.gravity,
             enlarge: self.enlarge,
-            // The background shows only in letterboxes and when alpha is flattened for JPEG.
-            background: if letterboxed || !format.supports_alpha() {
+            // The background shows only in letterboxes and padding, and when alpha is flattened
+            // for JPEG (which has no alpha of its own to give it).
+            background: if !format.supports_alpha() {
+                self.background.opaque()
+            } else if canvas {
                 self.background
             } else {
-                Rgb::default()
+                Rgba::default()
             },
             format,
             quality: if lossless {
-                default_quality
+                images.default_quality
             } else {
-                self.quality
+                self.quality.unwrap_or_else(|| images.quality_for(format))
             },
             // Only GIF and WebP outputs can carry frames.
             // Animated sources render their first frame (animation output is not built).
             animate: false,
+            ops,
         }
     }
 }
@@ -180,7 +222,7 @@ fn source_family(source: ImageFormat) -> ImageFormat {
 pub fn canonical_key(spec: &RenderSpec) -> String {
     let side = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     format!(
-        "w={}&h={}&fit={}&g={}&q={}&bg={}&enlarge={}&fmt={}",
+        "w={}&h={}&fit={}&g={}&q={}&bg={}&enlarge={}&fmt={}{}",
         side(spec.width),
         side(spec.height),
         spec.fit.name(),
@@ -188,7 +230,8 @@ pub fn canonical_key(spec: &RenderSpec) -> String {
         spec.quality,
         spec.background.hex(),
         u8::from(spec.enlarge),
-        spec.format.name()
+        spec.format.name(),
+        spec.ops.canonical()
     )
 }
 
@@ -214,7 +257,7 @@ mod tests {
         let segments: Vec<String> = path.iter().map(|s| s.to_string()).collect();
         apply_path_params(&mut params, &segments, images.max_width, images.max_height).unwrap();
         let t = Transform::from_params(params, &images).unwrap();
-        canonical_key(&t.render_spec(source, Accepted::default(), images.default_quality))
+        canonical_key(&t.render_spec(source, Accepted::default(), &images))
     }
 
     #[test]
@@ -240,6 +283,87 @@ mod tests {
         assert_ne!(
             key("w=400&h=300&fit=contain", &[], j),
             key("w=400&h=300", &[], j)
+        );
+    }
+
+    #[test]
+    fn operations_are_part_of_the_key_in_one_spelling() {
+        let j = ImageFormat::Jpeg;
+        let plain = key("w=400", &[], j);
+        for q in [
+            "w=400&crop=1,2,30,40",
+            "w=400&crop=0.1,0.2,0.5,0.5",
+            "w=400&trim=10",
+            "w=400&rot=90",
+            "w=400&flip=h",
+            "w=400&blur=2",
+            "w=400&sharpen=1",
+            "w=400&pad=4",
+            "w=400&interlace=1",
+            "w=400&h=400&fp=0.2,0.3",
+            "w=400&h=400&g=smart",
+        ] {
+            assert_ne!(key(q, &[], j), plain, "{q}");
+        }
+        assert_eq!(key("w=400&rot=180", &[], j), key("w=400&flip=hv", &[], j));
+        assert_eq!(key("w=400&rot=0", &[], j), plain);
+        assert_eq!(
+            key("w=400&blur=2.50", &[], j),
+            key("w=400&blur=2.5", &[], j)
+        );
+        assert_eq!(key("w=400&pad=3", &[], j), key("w=400&pad=3,3,3,3", &[], j));
+        // What cannot matter is dropped: fp without a cover box, interlace for WebP, the
+        // alpha of the background for JPEG, smart placement under contain.
+        assert_eq!(key("w=400&fp=0.2,0.3", &[], j), plain);
+        assert_eq!(
+            key("w=400&fmt=webp&interlace=1", &[], j),
+            key("w=400&fmt=webp", &[], j)
+        );
+        assert_eq!(
+            key("w=400&pad=2&bg=00000080", &[], j),
+            key("w=400&pad=2&bg=000000", &[], j)
+        );
+        assert_ne!(
+            key("w=400&pad=2&bg=00000080&fmt=png", &[], j),
+            key("w=400&pad=2&bg=000000&fmt=png", &[], j)
+        );
+        assert_eq!(
+            key("w=400&h=300&fit=contain&g=smart", &[], j),
+            key("w=400&h=300&fit=contain", &[], j)
+        );
+    }
+
+    #[test]
+    fn conflicting_operations_are_refused() {
+        let images = images();
+        let refused = |q: &str| transform(q, &images).unwrap_err().to_string();
+        assert!(refused("w=4&h=4&fp=0.5,0.5&g=north").starts_with("fp and g cannot be combined"));
+        assert!(refused("w=4&lossless=1").contains("fmt=webp"));
+        assert!(refused("w=4&lossless=1&fmt=png").contains("fmt=webp"));
+        assert!(transform("w=4&lossless=1&fmt=webp", &images).is_ok());
+    }
+
+    #[test]
+    fn each_format_takes_its_configured_quality() {
+        let mut images = images();
+        images.quality.jpeg = 71;
+        images.quality.webp = 72;
+        images.quality.avif = 55;
+        let t = transform("w=10", &images).unwrap();
+        let q = |f: ImageFormat| t.render_spec(f, Accepted::default(), &images).quality;
+        assert_eq!(
+            (
+                q(ImageFormat::Jpeg),
+                q(ImageFormat::Webp),
+                q(ImageFormat::Avif)
+            ),
+            (71, 72, 55)
+        );
+        let t = transform("w=10&q=90", &images).unwrap();
+        assert_eq!(
+            t.render_spec(ImageFormat::Webp, Accepted::default(), &images)
+                .quality,
+            90
         );
     }
 
@@ -329,7 +453,7 @@ mod tests {
             webp: true,
         };
         assert_eq!(
-            t.render_spec(ImageFormat::Jpeg, both, 80).format,
+            t.render_spec(ImageFormat::Jpeg, both, &images).format,
             ImageFormat::Avif
         );
         let webp = Accepted {
@@ -337,16 +461,16 @@ mod tests {
             webp: true,
         };
         assert_eq!(
-            t.render_spec(ImageFormat::Jpeg, webp, 80).format,
+            t.render_spec(ImageFormat::Jpeg, webp, &images).format,
             ImageFormat::Webp
         );
         assert_eq!(
-            t.render_spec(ImageFormat::Png, Accepted::default(), 80)
+            t.render_spec(ImageFormat::Png, Accepted::default(), &images)
                 .format,
             ImageFormat::Png
         );
         assert_eq!(
-            t.render_spec(ImageFormat::Webp, Accepted::default(), 80)
+            t.render_spec(ImageFormat::Webp, Accepted::default(), &images)
                 .format,
             ImageFormat::Jpeg
         );

@@ -297,6 +297,314 @@ test('on a phone-sized screen the gallery and the editor fit the width', async (
   await context.close();
 });
 
+// Waits for the URL the editor shows to be `expected` (it follows the controls after a short delay).
+async function expectUrl(page, expected) {
+  try {
+    await page.waitForFunction((u) => document.getElementById('out-url').value === u, expected, { polling: 50, timeout: 5000 });
+  } catch (e) {
+    assert.equal(await page.inputValue('#out-url'), expected);
+  }
+}
+
+// Waits for the preview of `url` to be on screen, from a blob, with no error shown.
+async function rendered(page, url) {
+  await expectUrl(page, url);
+  try {
+    await page.waitForFunction((u) => {
+      const img = document.getElementById('res-img');
+      return img.src.startsWith('blob:') && img.dataset.url && location.origin + img.dataset.url === u
+        && !document.getElementById('res-frame').classList.contains('loading');
+    }, url, { polling: 100, timeout: TIMEOUT });
+  } catch (e) {
+    throw new Error(`the preview of ${url} did not render: ${await page.textContent('#res-error')}`);
+  }
+  assert.equal(await page.isVisible('#res-error'), false, 'no error under the preview');
+  return preview(page);
+}
+
+// RGBA of some pixels of the preview, as the browser decoded it.
+const pixels = (page, points) => page.evaluate((pts) => {
+  const img = document.getElementById('res-img');
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  return pts.map(([x, y]) => [...ctx.getImageData(x, y, 1, 1).data]);
+}, points);
+
+// Clicks the original at fractions of its box; the fp the URL then has, checked against them.
+async function clickOriginal(page, fx, fy) {
+  await page.locator('#orig-img').scrollIntoViewIfNeeded();
+  const box = await page.locator('#orig-img').boundingBox();
+  await page.click('#orig-img', { position: { x: box.width * fx, y: box.height * fy } });
+  await page.waitForFunction(() => /[?&]fp=/.test(document.getElementById('out-url').value));
+  const fp = new URL(await page.inputValue('#out-url')).searchParams.get('fp');
+  assert.match(fp, /^[01](\.\d{1,3})?,[01](\.\d{1,3})?$/, 'fractions with at most 3 decimals');
+  const [x, y] = fp.split(',').map(Number);
+  assert.ok(Math.abs(x - fx) <= 0.003 && Math.abs(y - fy) <= 0.003, `fp=${fp} for a click at ${fx},${fy}`);
+  return { fp, box };
+}
+
+async function openGroup(page, id) {
+  if (!(await page.$eval('#' + id, (d) => d.open))) await page.click(`#${id} summary`);
+}
+
+// The start-of-frame marker of a JPEG: 0xc0 baseline, 0xc2 progressive.
+function jpegFrame(buf) {
+  for (let i = 2; i + 4 <= buf.length && buf[i] === 0xff;) {
+    const m = buf[i + 1];
+    if (m >= 0xc0 && m <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(m)) return m;
+    i += 2 + buf.readUInt16BE(i + 2);
+  }
+  return null;
+}
+
+// A screenshot in a viewport tall enough for the whole controls panel (it scrolls on its own when
+// the window is shorter), then back to the size the page had.
+async function tallShot(page, name) {
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: size.width, height: 1800 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+  await page.setViewportSize(size);
+}
+
+const isHidden = (page, selector) => page.$eval(selector, (e) => e.hidden || e.closest('[hidden]') !== null);
+
+test('every image operation has a control, a click on the original sets the focal point, and the URL round-trips', async () => {
+  const server = servers[0] || (await startServer({}));
+  const { context, page } = await openPage(server.base);
+  await page.goto(server.base + '/#image=storm.jpg');
+  await page.waitForFunction(() => /1920×1280 · JPEG/.test(document.getElementById('orig-meta').textContent));
+  const img = server.base + '/img/storm.jpg?';
+  await expectUrl(page, img + 'w=800');
+  assert.ok(await page.$('#crop-set legend') && await page.$('#lossless'),
+    'the page has the new controls (the binary compiles ui/ in: rebuild it after changing ui/)');
+
+  // Crop & orientation, folded away until opened.
+  assert.equal(await page.$eval('#crop-group', (d) => d.open), false);
+  await page.click('#crop-group summary');
+  await page.click('#rot-set label:has(input[value="90"])');
+  await expectUrl(page, img + 'w=800&rot=90');
+  await page.click('#flip-set label:has(#flip-h)');
+  await page.click('#flip-set label:has(#flip-v)');
+  await expectUrl(page, img + 'w=800&rot=90&flip=hv');
+  await page.click('#flip-set label:has(#flip-v)');
+  await expectUrl(page, img + 'w=800&rot=90&flip=h');
+  await page.fill('#crop-x', '100');
+  await page.fill('#crop-y', '50');
+  await page.fill('#crop-w', '1200');
+  await page.fill('#crop-h', '800');
+  await expectUrl(page, img + 'w=800&crop=100,50,1200,800&rot=90&flip=h');
+  assert.equal(await page.isVisible('#crop-box'), true, 'the crop is drawn over the original');
+  await page.fill('#crop-w', '5000');
+  await expectUrl(page, img + 'w=800&crop=100,50,1820,800&rot=90&flip=h');
+  await page.fill('#crop-w', '1200');
+  await page.fill('#trim', '0');
+  await expectUrl(page, img + 'w=800&crop=100,50,1200,800&rot=90&flip=h');
+  assert.equal(await page.getAttribute('#trim', 'aria-invalid'), 'true', 'trim=0 is not a value');
+  await page.fill('#trim', '12');
+  await expectUrl(page, img + 'w=800&crop=100,50,1200,800&trim=12&rot=90&flip=h');
+  assert.equal(await page.getAttribute('#trim', 'aria-invalid'), null);
+  await page.click('#crop-group summary');
+  assert.equal(await page.textContent('#crop-sum'), 'crop · trim · 90° · flip h', 'a closed group says what is set');
+  await page.click('#crop-group summary');
+
+  // Effects and padding.
+  await page.click('#effects-group summary');
+  await page.fill('#blur', '200');
+  await page.fill('#sharpen', '0.5');
+  await expectUrl(page, img + 'w=800&crop=100,50,1200,800&trim=12&rot=90&flip=h&sharpen=0.5');
+  assert.equal(await page.getAttribute('#blur', 'aria-invalid'), 'true', 'blur is at most 100');
+  await page.fill('#blur', '2');
+  const ops = 'w=800&crop=100,50,1200,800&trim=12&rot=90&flip=h&blur=2&sharpen=0.5';
+  await expectUrl(page, img + ops);
+  assert.equal(await isHidden(page, '#bg-row'), true, 'no background to fill yet');
+  await page.fill('#pad', '10');
+  await expectUrl(page, img + ops + '&pad=10');
+  assert.equal(await isHidden(page, '#bg-row'), false, 'padding is filled with the background');
+  assert.equal(await isHidden(page, '#alpha-row'), true, 'no transparency in JPEG');
+  await page.fill('#bg', '#000000');
+  await expectUrl(page, img + ops + '&pad=10&bg=000000');
+
+  // Transparency, interlacing and lossless follow the output format.
+  assert.equal(await isHidden(page, '#interlace-row'), false, 'a JPEG source in its own format can be progressive');
+  assert.equal(await isHidden(page, '#lossless-row'), true);
+  await page.click('#fmt-set label:has(input[value="png"])');
+  assert.equal(await isHidden(page, '#alpha-row'), false);
+  await page.fill('#alpha', '0');
+  await expectUrl(page, img + ops + '&pad=10&bg=00000000&fmt=png');
+  assert.equal(await page.textContent('#alpha-out'), '0%');
+  await page.click('#interlace-row');
+  await expectUrl(page, img + ops + '&pad=10&bg=00000000&fmt=png&interlace=1');
+  await page.click('#fmt-set label:has(input[value="webp"])');
+  await expectUrl(page, img + ops + '&pad=10&bg=00000000&fmt=webp');
+  assert.equal(await isHidden(page, '#interlace-row'), true);
+  assert.equal(await isHidden(page, '#lossless-row'), false);
+  await page.click('#lossless-row');
+  await expectUrl(page, img + ops + '&pad=10&bg=00000000&fmt=webp&lossless=1');
+  await page.click('#fmt-set label:has(input[value="avif"])');
+  await expectUrl(page, img + ops + '&pad=10&bg=00000000&fmt=avif');
+  assert.equal(await isHidden(page, '#lossless-row'), true);
+  await page.click('#fmt-set label:has(input[value="jpeg"])');
+  await expectUrl(page, img + ops + '&pad=10&bg=000000&fmt=jpeg&interlace=1');
+  await page.click('#fmt-set label:has(input[value="webp"])');
+  await expectUrl(page, img + ops + '&pad=10&bg=00000000&fmt=webp&lossless=1');
+  const picture = await page.inputValue('#out-picture');
+  assert.match(picture, /<source type="image\/webp"\s+srcset="[^"]*fmt=webp&lossless=1&dpr=2 2x"/);
+  assert.match(picture, /<source type="image\/avif"\s+srcset="[^"&]*&[^"]*fmt=avif 1x/);
+  assert.ok(!/fmt=avif&lossless|fmt=jpeg&lossless/.test(picture), 'lossless only with WebP: ' + picture);
+  await page.click('#pad-sides');
+  assert.equal(await page.inputValue('#pad-l'), '10', 'one padding becomes four');
+  await page.fill('#pad-l', '4');
+  const full = img + ops + '&pad=10,10,10,4&bg=00000000&fmt=webp&lossless=1';
+  assert.equal((await rendered(page, full)).format, 'webp');
+  assert.match(page.url(), /#image=storm\.jpg&w=800&crop=100,50,1200,800&.*&lossless=1$/);
+  await tallShot(page, 'editor-operations.png');
+
+  // The address holds it all: a fresh page shows the same controls and URL.
+  const again = await context.newPage();
+  await again.goto(page.url());
+  await expectUrl(again, full);
+  assert.equal(await again.$eval('#rot-set input:checked', (i) => i.value), '90');
+  assert.deepEqual(await again.$$eval('#flip-h, #flip-v, #pad-sides, #lossless', (c) => c.map((i) => i.checked)),
+    [true, false, true, true]);
+  const values = ['crop-x', 'crop-y', 'crop-w', 'crop-h', 'trim', 'blur', 'sharpen', 'pad-l', 'alpha'];
+  assert.deepEqual(await again.evaluate((ids) => ids.map((id) => document.getElementById(id).value), values),
+    ['100', '50', '1200', '800', '12', '2', '0.5', '4', '0']);
+  assert.equal(await again.$eval('#crop-group', (d) => d.open), true, 'a group with something set opens');
+  await again.close();
+
+  // Every parameter's grammar parses back, fractions of a crop, a focal point and eight-digit bg included;
+  // fp wins over g, interlace does not apply to WebP.
+  await page.goto(server.base + '/#image=storm.jpg&w=400&h=300&g=north&fp=0.25,0.6&crop=0.1,0.2,0.5,0.5&trim=255'
+    + '&rot=270&flip=vh&blur=0.3&sharpen=10&pad=1,2,3,4&bg=11223344&fmt=webp&interlace=1&lossless=1');
+  await expectUrl(page, img + 'w=400&h=300&fp=0.25,0.6&crop=0.1,0.2,0.5,0.5&trim=255&rot=270&flip=hv&blur=0.3'
+    + '&sharpen=10&pad=1,2,3,4&bg=11223344&fmt=webp&lossless=1');
+  assert.equal(await page.$$eval('#g-set input:checked', (c) => c.length), 0, 'no gravity beside a focal point');
+  assert.equal(await page.isVisible('#fp-marker'), true);
+  await page.click('#reset');
+  await expectUrl(page, img + 'w=800');
+  assert.equal(await page.isVisible('#fp-marker'), false);
+  assert.equal(await page.isVisible('#crop-box'), false);
+
+  // A click on the original sets the focal point and replaces the gravity.
+  await page.fill('#h', '400');
+  await page.fill('#w', '400');
+  await page.click('#g-set label[title="north"]');
+  await expectUrl(page, img + 'w=400&h=400&g=north');
+  const { fp, box } = await clickOriginal(page, 0.25, 0.6);
+  const url = new URL(await page.inputValue('#out-url'));
+  assert.equal(url.searchParams.has('g'), false, 'no g beside fp: ' + url);
+  assert.equal(url.search, '?w=400&h=400&fp=' + fp);
+  assert.equal(await page.inputValue('#fp-x'), fp.split(',')[0]);
+  assert.equal(await page.inputValue('#fp-y'), fp.split(',')[1]);
+  assert.equal(await page.$$eval('#g-set input:checked', (c) => c.length), 0);
+  const marker = await page.locator('#fp-marker').boundingBox();
+  const now = await page.locator('#orig-img').boundingBox();
+  assert.equal(now.y, box.y, 'the page did not move since the click');
+  assert.ok(Math.abs(marker.x + marker.width / 2 - (now.x + now.width * 0.25)) <= 2
+    && Math.abs(marker.y + marker.height / 2 - (now.y + now.height * 0.6)) <= 2, 'the marker is where the click was');
+  // Choosing a gravity clears it; so does the Clear button.
+  await page.click('#g-set label[title="east"]');
+  await expectUrl(page, img + 'w=400&h=400&g=east');
+  assert.equal(await page.isVisible('#fp-marker'), false);
+  assert.equal(await page.inputValue('#fp-x'), '');
+  await expectUrl(page, img + 'w=400&h=400&fp=' + (await clickOriginal(page, 0.5, 0.5)).fp);
+  await page.click('#fp-clear');
+  await expectUrl(page, img + 'w=400&h=400');
+  assert.equal(await page.$eval('#g-set input:checked', (i) => i.value), 'center', 'gravity back to its default');
+  assert.equal(await page.isVisible('#fp-marker'), false);
+  // Smart gravity is for cover only; a focal point replaces it too.
+  await page.click('#g-set label.smart');
+  await expectUrl(page, img + 'w=400&h=400&g=smart');
+  await page.click('#fit-set label:has(input[value="contain"])');
+  await expectUrl(page, img + 'w=400&h=400&fit=contain');
+  assert.equal(await page.$eval('#g-smart', (i) => i.disabled), true);
+  await page.click('#fit-set label:has(input[value="cover"])');
+  await expectUrl(page, img + 'w=400&h=400&g=smart');
+  const last = (await clickOriginal(page, 0.1, 0.9)).fp;
+  await expectUrl(page, img + 'w=400&h=400&fp=' + last);
+  // Without a box to cover the focal point is kept but left out, and the page says why.
+  assert.equal(await page.isVisible('#fp-why'), false);
+  await page.fill('#h', '');
+  await expectUrl(page, img + 'w=400');
+  assert.equal(await page.isVisible('#fp-why'), true);
+  assert.equal(await page.$eval('#fp-marker', (m) => m.classList.contains('inactive')), true);
+  await page.fill('#h', '400');
+  await expectUrl(page, img + 'w=400&h=400&fp=' + last);
+
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test('the image operations render: rotation swaps the sides, padding can be transparent, interlacing, a focal point', async () => {
+  const server = servers[0] || (await startServer({}));
+  const { context, page } = await openPage(server.base);
+  // A 480×320 JPEG, opaque.
+  const img = server.base + '/img/orientation/orientation-1.jpg?';
+  await page.goto(server.base + '/#image=orientation/orientation-1.jpg&rot=90');
+  let p = await rendered(page, img + 'rot=90');
+  assert.deepEqual([p.width, p.height, p.format], [320, 480, 'jpeg'], 'a quarter turn swaps width and height');
+
+  // Crop, rotate, flip, blur, sharpen, pad on a transparent background, lossless WebP.
+  await page.fill('#crop-w', '240');
+  await page.fill('#crop-h', '160');
+  await page.click('#flip-set label:has(#flip-h)');
+  await openGroup(page, 'effects-group');
+  await page.fill('#blur', '1.5');
+  await page.fill('#sharpen', '0.5');
+  await page.fill('#pad', '10');
+  await page.click('#fmt-set label:has(input[value="webp"])');
+  await page.fill('#alpha', '0');
+  await page.click('#lossless-row');
+  const ops = 'crop=0,0,240,160&rot=90&flip=h&blur=1.5&sharpen=0.5&pad=10';
+  p = await rendered(page, img + ops + '&bg=ffffff00&fmt=webp&lossless=1');
+  assert.deepEqual([p.width, p.height, p.format], [160 + 20, 240 + 20, 'webp'], 'cropped, turned, padded');
+  let [corner, middle] = await pixels(page, [[0, 0], [90, 130]]);
+  assert.equal(corner[3], 0, 'the padding is transparent');
+  assert.equal(middle[3], 255, 'the image is not');
+
+  // Interlaced PNG, progressive JPEG (the padding is opaque white there).
+  await page.click('#fmt-set label:has(input[value="png"])');
+  await page.click('#interlace-row');
+  const png = img + ops + '&bg=ffffff00&fmt=png&interlace=1';
+  p = await rendered(page, png);
+  assert.equal(p.format, 'png');
+  [corner] = await pixels(page, [[0, 0]]);
+  assert.equal(corner[3], 0);
+  const pngBytes = new Uint8Array(await (await fetch(png)).arrayBuffer());
+  assert.equal(pngBytes[28], 1, 'the IHDR says Adam7');
+  await page.click('#fmt-set label:has(input[value="jpeg"])');
+  const jpeg = img + ops + '&fmt=jpeg&interlace=1';
+  p = await rendered(page, jpeg);
+  assert.deepEqual([p.width, p.height, p.format], [180, 260, 'jpeg']);
+  [corner] = await pixels(page, [[0, 0]]);
+  // (JPEG rings a little this close to the picture's edge)
+  assert.ok(corner.slice(0, 3).every((c) => c > 200) && corner[3] === 255, 'white padding: ' + corner);
+  const jpegBytes = Buffer.from(await (await fetch(jpeg)).arrayBuffer());
+  assert.equal(jpegFrame(jpegBytes), 0xc2, 'a progressive JPEG (SOF2)');
+
+  // Trim, then a focal point and smart gravity in a cover crop.
+  await page.click('#reset');
+  await openGroup(page, 'crop-group');
+  await page.fill('#trim', '10');
+  await rendered(page, img + 'w=480&trim=10');
+  await page.fill('#trim', '');
+  await page.fill('#w', '200');
+  await page.fill('#h', '200');
+  const { fp } = await clickOriginal(page, 0.75, 0.5);
+  p = await rendered(page, img + 'w=200&h=200&fp=' + fp);
+  assert.deepEqual([p.width, p.height], [200, 200]);
+  await page.click('#g-set label.smart');
+  p = await rendered(page, img + 'w=200&h=200&g=smart');
+  assert.deepEqual([p.width, p.height], [200, 200]);
+  await tallShot(page, 'editor-operations-preview.png');
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
 test('with ui.require_token and signing, the page asks for the token once and hands out signed URLs', async () => {
   const server = await startServer({
     IMGSERVER__UI__REQUIRE_TOKEN: 'true',

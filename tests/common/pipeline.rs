@@ -1,7 +1,9 @@
 //! What the pipeline tests share: a default spec, decoding outputs back with the `image` crate
 //! and a reference resample to compare against.
 
-use imgserver::pipeline::{Fit, Gravity, ImageFormat, PipelineSettings, RenderSpec, Rgb};
+use imgserver::pipeline::{
+    Fit, Gravity, ImageFormat, Operations, PipelineSettings, RenderSpec, Rgba,
+};
 
 pub fn spec(width: Option<u32>, height: Option<u32>, format: ImageFormat) -> RenderSpec {
     RenderSpec {
@@ -10,10 +12,11 @@ pub fn spec(width: Option<u32>, height: Option<u32>, format: ImageFormat) -> Ren
         fit: Fit::Cover,
         gravity: Gravity::Center,
         enlarge: false,
-        background: Rgb::WHITE,
+        background: Rgba::WHITE,
         format,
         quality: 80,
         animate: false,
+        ops: Operations::default(),
     }
 }
 

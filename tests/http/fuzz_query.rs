@@ -46,6 +46,9 @@ fn value() -> impl Strategy<Value = String> {
         Just("nan".to_string()),
         Just("inf".to_string()),
         Just("1e3".to_string()),
+        "[0-9]{1,4},[0-9]{1,4},[0-9]{1,4},[0-9]{1,4}",
+        "0?\\.[0-9]{1,7},0?\\.[0-9]{1,7}(,0?\\.[0-9]{1,7},1\\.0)?",
+        Just("hv".to_string()),
         "%[0-9A-Fa-f]{2}",
         "\\PC{0,12}",
     ]
@@ -54,8 +57,30 @@ fn value() -> impl Strategy<Value = String> {
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "w", "h", "fit", "g", "gravity", "fmt", "format", "q", "dpr", "bg", "enlarge", "anim",
-            "preset", "s",
+            "w",
+            "h",
+            "fit",
+            "g",
+            "gravity",
+            "fmt",
+            "format",
+            "q",
+            "dpr",
+            "bg",
+            "enlarge",
+            "anim",
+            "preset",
+            "s",
+            "crop",
+            "fp",
+            "trim",
+            "rot",
+            "flip",
+            "blur",
+            "sharpen",
+            "pad",
+            "interlace",
+            "lossless",
         ])
         .prop_map(String::from),
         "\\PC{0,6}",
@@ -111,7 +136,7 @@ proptest! {
             prop_assert!(params.preset.is_some());
         }
         for format in [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif] {
-            let spec = t.render_spec(format, Accepted { avif: true, webp: true }, 80);
+            let spec = t.render_spec(format, Accepted { avif: true, webp: true }, &images);
             prop_assert!((1..=100).contains(&spec.quality));
         }
     }

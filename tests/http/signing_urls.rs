@@ -139,3 +139,25 @@ async fn the_sign_command_prints_a_url_the_server_accepts() {
     let out = run("/elsewhere/a.jpg", Some(KEY));
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn the_operations_are_signed_like_every_parameter() {
+    let app = TestApp::spawn_with(&[("security.signing_key", KEY)]).await;
+    let query = "w=64&crop=0,0,400,300&rot=90&blur=1.5&pad=2&fp=0.2,0.4&h=64";
+    let res = app.raw_get(&signed("/img/storm.jpg", query)).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(decode(&res.body).1, 68);
+    for (from, to) in [
+        ("crop=0,0,400,300", "crop=0,0,400,301"),
+        ("rot=90", "rot=270"),
+        ("blur=1.5", "blur=1.6"),
+        ("pad=2", "pad=3"),
+        ("fp=0.2,0.4", "fp=0.2,0.5"),
+    ] {
+        let tampered = signed("/img/storm.jpg", query).replace(from, to);
+        assert_bad_signature(&app, &tampered).await;
+    }
+    // Adding an operation to a signed URL breaks it too.
+    let extended = format!("{}&sharpen=1", signed("/img/storm.jpg", query));
+    assert_bad_signature(&app, &extended).await;
+}

@@ -7,6 +7,7 @@ mod common;
 
 mod pipeline_hostile;
 mod pipeline_inputs;
+mod pipeline_operations;
 mod pipeline_props;
 mod pipeline_quality;
 mod pipeline_render;

@@ -4,7 +4,9 @@
 
 use crate::common::pipeline::*;
 use imgserver::pipeline::geometry::{plan, Request};
-use imgserver::pipeline::{render, Fit, Gravity, ImageFormat, PipelineSettings};
+use imgserver::pipeline::{
+    render, Fit, Flip, Gravity, ImageFormat, Padding, PipelineSettings, Rotation,
+};
 use proptest::prelude::*;
 
 fn fit() -> impl Strategy<Value = Fit> {
@@ -21,7 +23,8 @@ fn gravity() -> impl Strategy<Value = Gravity> {
     prop_oneof![
         Just(Gravity::Center),
         Just(Gravity::North),
-        Just(Gravity::SouthEast)
+        Just(Gravity::SouthEast),
+        Just(Gravity::Smart)
     ]
 }
 
@@ -151,7 +154,7 @@ proptest! {
         max_height in prop_oneof![Just(4096u32), 1u32..5000],
     ) {
         let req = Request {
-            width: with_dpr(w, dpr), height: with_dpr(h, dpr), fit, gravity, enlarge,
+            width: with_dpr(w, dpr), height: with_dpr(h, dpr), fit, gravity, focus: None, enlarge,
             max_width, max_height,
         };
         let p = plan(sw, sh, &req);
@@ -176,6 +179,7 @@ proptest! {
         dpr in prop_oneof![Just(1.0), Just(2.0), 0.5f64..3.0],
         fit in fit(), gravity in gravity(), enlarge in any::<bool>(),
         format in prop_oneof![Just(ImageFormat::Jpeg), Just(ImageFormat::Png), Just(ImageFormat::Webp)],
+        quarters in 0u32..4, flip in any::<(bool, bool)>(), pad in 0u32..3,
     ) {
         // A noisy source, so the encoders get real content.
         let mut state = seed;
@@ -195,12 +199,21 @@ proptest! {
         s.fit = fit;
         s.gravity = gravity;
         s.enlarge = enlarge;
-        let out = render(&png, &s, &settings).unwrap();
+        s.ops.rotation = Rotation::from_degrees(quarters * 90).unwrap();
+        s.ops.flip = Flip { horizontal: flip.0, vertical: flip.1 };
+        s.ops.pad = Padding { top: pad, right: pad, bottom: pad, left: pad };
+        let Ok(out) = render(&png, &s, &settings) else {
+            // Only padding past the ceiling may be refused.
+            prop_assert!(pad > 0);
+            return Ok(());
+        };
         let req = Request {
-            width: s.width, height: s.height, fit, gravity, enlarge,
+            width: s.width, height: s.height, fit, gravity, focus: None, enlarge,
             max_width: settings.max_width, max_height: settings.max_height,
         };
-        check_rules(sw, sh, &req, (out.width, out.height))?;
+        // The box applies to the turned source; the padding comes on top.
+        let (tw, th) = if quarters % 2 == 1 { (sh, sw) } else { (sw, sh) };
+        check_rules(tw, th, &req, (out.width - 2 * pad, out.height - 2 * pad))?;
         let back = decode_output(&out.bytes, format);
         prop_assert_eq!(back.dimensions(), (out.width, out.height));
     }

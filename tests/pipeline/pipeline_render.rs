@@ -3,7 +3,7 @@
 use crate::common::fixtures::sample;
 use crate::common::images::*;
 use crate::common::pipeline::*;
-use imgserver::pipeline::{probe, render, Fit, Gravity, ImageFormat, Rgb};
+use imgserver::pipeline::{probe, render, Fit, Gravity, ImageFormat, Rgba};
 
 #[test]
 fn every_output_format() {
@@ -98,16 +98,23 @@ fn orientation_with_a_gravity_crop() {
 fn alpha_is_flattened_onto_the_background_for_jpeg() {
     let source = sample("formats/storm-alpha.png");
     for bg in [
-        Rgb {
+        Rgba {
             r: 255,
             g: 255,
             b: 255,
+            a: 255,
         },
-        Rgb { r: 0, g: 0, b: 0 },
-        Rgb {
+        Rgba {
+            r: 0,
+            g: 0,
+            b: 0,
+            a: 255,
+        },
+        Rgba {
             r: 200,
             g: 30,
             b: 90,
+            a: 255,
         },
     ] {
         let mut spec = spec(Some(480), None, ImageFormat::Jpeg);
@@ -153,10 +160,11 @@ fn fit_modes() {
     for (fit, size) in cases {
         let mut spec = spec(Some(400), Some(400), ImageFormat::Png);
         spec.fit = fit;
-        spec.background = Rgb {
+        spec.background = Rgba {
             r: 255,
             g: 0,
             b: 255,
+            a: 255,
         };
         let out = render(&source, &spec, &settings()).unwrap();
         assert_eq!((out.width, out.height), size, "{fit:?}");
