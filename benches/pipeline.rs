@@ -18,7 +18,8 @@ use criterion::{
 };
 use imgserver::pipeline::steps;
 use imgserver::pipeline::{
-    render, Fit, Gravity, ImageFormat, Operations, PipelineSettings, RenderSpec, Rgba, ShrinkOnLoad,
+    render, Crop, Fit, Flip, Focus, Gravity, ImageFormat, Operations, Padding, PipelineSettings,
+    RenderSpec, Rgba, Rotation, ShrinkOnLoad, Sigma,
 };
 
 /// Process CPU time (`CLOCK_PROCESS_CPUTIME_ID`), in nanoseconds.
@@ -268,9 +269,209 @@ fn encode_steps(c: &mut C) {
     group.finish();
 }
 
+/// Issue 15's operations: whole renders of the 12 MP JPEG to 400x400 with each placement, and
+/// with crop, rotation, flip and padding; blur and sharpen alone on a 400 px image.
+fn operations(c: &mut C) {
+    let mut group = bench_group(c, "kleiber-12mp.jpg to 400x400 jpeg", 20, 4);
+    let bytes = sample("kleiber-12mp.jpg");
+    let square = RenderSpec {
+        width: Some(400),
+        height: Some(400),
+        ..spec(ImageFormat::Jpeg)
+    };
+    let with = |ops: Operations| RenderSpec {
+        ops,
+        ..square.clone()
+    };
+    let cases = [
+        ("g=center", square.clone()),
+        (
+            "g=smart",
+            RenderSpec {
+                gravity: Gravity::Smart,
+                ..square.clone()
+            },
+        ),
+        (
+            "fp=0.8,0.3",
+            with(Operations {
+                focus: Some(Focus {
+                    x: 800_000,
+                    y: 300_000,
+                }),
+                ..Operations::default()
+            }),
+        ),
+        (
+            "crop=0.25,0.25,0.5,0.5",
+            with(Operations {
+                crop: Some(Crop::Fractions {
+                    x: 250_000,
+                    y: 250_000,
+                    width: 500_000,
+                    height: 500_000,
+                }),
+                ..Operations::default()
+            }),
+        ),
+        (
+            "rot=90&flip=h",
+            with(Operations {
+                rotation: Rotation::Quarter,
+                flip: Flip {
+                    horizontal: true,
+                    vertical: false,
+                },
+                ..Operations::default()
+            }),
+        ),
+        (
+            "pad=20",
+            with(Operations {
+                pad: Padding {
+                    top: 20,
+                    right: 20,
+                    bottom: 20,
+                    left: 20,
+                },
+                ..Operations::default()
+            }),
+        ),
+        (
+            "blur=2",
+            with(Operations {
+                blur: Some(Sigma(200)),
+                ..Operations::default()
+            }),
+        ),
+        (
+            "sharpen=1",
+            with(Operations {
+                sharpen: Some(Sigma(100)),
+                ..Operations::default()
+            }),
+        ),
+        (
+            "trim=10",
+            with(Operations {
+                trim: Some(10),
+                ..Operations::default()
+            }),
+        ),
+    ];
+    for (name, spec) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| render(&bytes, &spec, &settings()).expect("render"))
+        });
+    }
+    group.finish();
+
+    let mut group = bench_group(c, "effects on 400x300 rgb", 30, 3);
+    let small = steps::resize(steps::decode(&bytes, 4).expect("decode"), 400, 300);
+    for sigma in [0.5, 2.0, 8.0, 20.0, 100.0] {
+        group.bench_function(format!("blur {sigma}"), |b| {
+            b.iter_batched(
+                || small.clone(),
+                |bm| steps::blur(bm, sigma),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    for sigma in [0.5, 1.0, 3.0, 10.0] {
+        group.bench_function(format!("sharpen {sigma}"), |b| {
+            b.iter_batched(
+                || small.clone(),
+                |bm| steps::sharpen(bm, sigma),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    // Crop, turn and pad at the same decode scale as the plain render (2/8: a 2000 px region to
+    // 200 px is the factor of ten of 4000 px to 400), so only their own pixels differ.
+    let mut group = bench_group(c, "kleiber-12mp.jpg at the 2/8 decode scale", 20, 4);
+    let wide = RenderSpec {
+        width: Some(400),
+        ..spec(ImageFormat::Jpeg)
+    };
+    let with = |width: Option<u32>, height: Option<u32>, ops: Operations| RenderSpec {
+        width,
+        height,
+        ops,
+        ..wide.clone()
+    };
+    let cases = [
+        ("w=400", wide.clone()),
+        (
+            "crop=0.25,0.25,0.5,0.5&w=200",
+            with(
+                Some(200),
+                None,
+                Operations {
+                    crop: Some(Crop::Fractions {
+                        x: 250_000,
+                        y: 250_000,
+                        width: 500_000,
+                        height: 500_000,
+                    }),
+                    ..Operations::default()
+                },
+            ),
+        ),
+        (
+            "h=400&rot=90",
+            with(
+                None,
+                Some(400),
+                Operations {
+                    rotation: Rotation::Quarter,
+                    ..Operations::default()
+                },
+            ),
+        ),
+        (
+            "w=400&flip=hv",
+            with(
+                Some(400),
+                None,
+                Operations {
+                    flip: Flip {
+                        horizontal: true,
+                        vertical: true,
+                    },
+                    ..Operations::default()
+                },
+            ),
+        ),
+        (
+            "w=400&pad=20",
+            with(
+                Some(400),
+                None,
+                Operations {
+                    pad: Padding {
+                        top: 20,
+                        right: 20,
+                        bottom: 20,
+                        left: 20,
+                    },
+                    ..Operations::default()
+                },
+            ),
+        ),
+    ];
+    for (name, spec) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| render(&bytes, &spec, &settings()).expect("render"))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = whole_renders, jpeg_widths, decode_steps, resize_steps, encode_steps
+    targets = whole_renders, jpeg_widths, decode_steps, resize_steps, encode_steps, operations
 }
 criterion_main!(benches);

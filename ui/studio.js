@@ -732,8 +732,14 @@
   }
 
   const sourceFormat = () => (state.editor && state.editor.info ? state.editor.info.format : '');
-  const defaultQuality = () => (state.status ? state.status.images.default_quality : 80);
   const outputFormat = (p) => p.fmt || sourceFormat();
+  // The quality a URL without q gets: the output format's own default (images.quality.*).
+  function defaultQuality(p) {
+    if (!state.status) return 80;
+    const images = state.status.images;
+    const own = p && images.quality ? images.quality[outputFormat(p)] : null;
+    return own || images.default_quality;
+  }
 
   function usesQuality(p) {
     const f = outputFormat(p);
@@ -776,7 +782,7 @@
       if (alpha || (p.bg && p.bg !== 'ffffff')) out.push('bg=' + (p.bg || 'ffffff') + alpha);
     }
     if (p.fmt) out.push('fmt=' + p.fmt);
-    if (usesQuality(p) && p.q && p.q !== defaultQuality()) out.push('q=' + p.q);
+    if (usesQuality(p) && p.q && p.q !== defaultQuality(p)) out.push('q=' + p.q);
     if (usesInterlace(p) && p.interlace) out.push('interlace=1');
     if (usesLossless(p) && p.lossless) out.push('lossless=1');
     if (p.dpr && p.dpr !== 1) out.push('dpr=' + p.dpr);
@@ -898,7 +904,7 @@
     setRadio(f, 'dpr', p.dpr || 1);
     el('bg').value = '#' + (p.bg || 'ffffff');
     el('alpha').value = p.alpha == null ? 255 : p.alpha;
-    el('q').value = p.q || defaultQuality();
+    el('q').value = p.q || defaultQuality(p);
     el('interlace').checked = Boolean(p.interlace);
     el('lossless').checked = Boolean(p.lossless);
     // A group with something set in it opens.
@@ -956,7 +962,7 @@
     p.alpha = Math.max(0, Math.min(255, Math.round(Number(el('alpha').value))));
     if (!Number.isFinite(p.alpha)) p.alpha = 255;
     const q = Number(el('q').value);
-    p.q = q === defaultQuality() ? null : q;
+    p.q = q === defaultQuality(p) ? null : q;
     p.interlace = el('interlace').checked;
     p.lossless = el('lossless').checked;
   }

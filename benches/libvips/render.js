@@ -6,20 +6,9 @@
 // default (what ipx does, imgserver's `fast` mode).
 //
 // Usage: (cd benches/libvips && npm ci && node render.js [RUNS])
-const fs = require("fs");
-const path = require("path");
-const sharp = require("sharp");
+const { sharp, input, timed } = require("./common");
 
 const runs = Number(process.argv[2] || 30);
-const source = path.join(__dirname, "..", "..", "tests", "fixtures", "samples", "kleiber-12mp.jpg");
-const input = fs.readFileSync(source);
-sharp.concurrency(1);
-sharp.cache(false);
-
-function cpuMs() {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 async function render(width, fast) {
   return sharp(input, { failOn: "none" })
@@ -34,16 +23,9 @@ async function main() {
     for (const width of [400, 600, 800, 1100, 1280]) {
       const { info } = await render(width, fast); // warm-up, and a check of the output
       if (info.width !== width || info.format !== "jpeg") throw new Error(`got ${JSON.stringify(info)}`);
-      const samples = [];
-      for (let i = 0; i < runs; i++) {
-        const start = cpuMs();
-        await render(width, fast);
-        samples.push(cpuMs() - start);
-      }
-      samples.sort((a, b) => a - b);
-      const median = samples[Math.floor(samples.length / 2)];
+      const { median, min } = await timed(() => render(width, fast), runs);
       const rule = fast ? "sharp's default (fastShrinkOnLoad)" : "libvips thumbnail (fastShrinkOnLoad off)";
-      console.log(`${width} px, ${rule}: median ${median.toFixed(1)} ms CPU, min ${samples[0].toFixed(1)}`);
+      console.log(`${width} px, ${rule}: median ${median.toFixed(1)} ms CPU, min ${min.toFixed(1)}`);
     }
   }
 }

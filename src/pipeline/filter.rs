@@ -162,4 +162,23 @@ mod tests {
             assert!(p[1] < 16, "{p:?}");
         }
     }
+
+    #[test]
+    fn tiny_images_take_any_sigma() {
+        // Kernels far wider than the image (a 1x1 output, sigma 100) must neither panic nor fail.
+        for (w, h) in [(1, 1), (1, 7), (5, 1), (3, 2)] {
+            for channels in [1u8, 2, 3, 4] {
+                let data = (0..w * h * u32::from(channels))
+                    .map(|v| (v * 37) as u8)
+                    .collect();
+                let b = Bitmap::new(w, h, channels, data).unwrap();
+                for sigma in [0.3, 2.0, EXACT_UP_TO, EXACT_UP_TO + 0.01, 100.0] {
+                    let out = blur(b.clone(), sigma).unwrap();
+                    assert_eq!((out.width, out.height), (w, h));
+                    let out = sharpen(b.clone(), sigma.min(10.0)).unwrap();
+                    assert_eq!((out.width, out.height), (w, h));
+                }
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::body::read_limited;
 use crate::auth::{no_store, AdminToken, ControlCall};
+use crate::config::FormatQualities;
 use crate::error::{AppError, ErrorCode};
 use crate::request::parse_query;
 use crate::source::{check_component, decode_url_segments, RelPath};
@@ -46,6 +47,8 @@ struct ImageLimits<'a> {
     max_width: u32,
     max_height: u32,
     default_quality: u8,
+    /// The default of each lossy format (`images.quality.*`).
+    quality: FormatQualities,
     allowed_widths: &'a [u32],
     allowed_heights: &'a [u32],
     snap_to_allowed: bool,
@@ -120,6 +123,7 @@ async fn status_of(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
             max_width: images.max_width,
             max_height: images.max_height,
             default_quality: images.default_quality,
+            quality: images.quality,
             allowed_widths: &images.allowed_widths,
             allowed_heights: &images.allowed_heights,
             snap_to_allowed: images.snap_to_allowed,

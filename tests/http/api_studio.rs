@@ -282,9 +282,15 @@ async fn status_tells_the_page_what_it_needs() {
         ("admin.token", TOKEN),
         ("security.signing_key", KEY),
         ("images.default_quality", "70"),
+        ("images.quality.webp", "65"),
     ])
     .await;
     let s = json_of(app.get("/api/status").await).await;
+    assert_eq!(
+        s["images"]["quality"],
+        json!({"jpeg": 70, "webp": 65, "avif": 70}),
+        "each format's default, falling back to default_quality"
+    );
     assert_eq!(
         (s["signing"].as_bool(), s["admin"].as_bool()),
         (Some(true), Some(true))

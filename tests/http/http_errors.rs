@@ -33,7 +33,10 @@ async fn invalid_parameters_are_400_with_a_clear_message() {
         ("q=101", "q must be between 1 and 100"),
         ("dpr=0.5", "dpr must be between 1 and 4"),
         ("dpr=5", "dpr must be between 1 and 4"),
-        ("bg=zzz", "bg must be a hex colour such as fff or ffffff"),
+        (
+            "bg=zzz",
+            "bg must be a hex colour such as fff, ffffff or ffffff80 (with alpha)",
+        ),
         ("enlarge=yes", "enlarge must be 0 or 1"),
         ("zoom=2", "unknown parameter 'zoom'"),
         ("w=100&w=200", "w is given more than once"),

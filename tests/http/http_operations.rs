@@ -255,6 +255,29 @@ async fn every_fit_combines_with_crop_rotation_and_padding() {
             );
         }
     }
+    // Trim, a crop in fractions of what trim left, a turn and a mirror: framed.png trims to the
+    // 60x40 quadrants, whose top half (red | green, 60x20) turns to 20x60, red on top.
+    for (fit, size) in [
+        ("cover", (30, 30)),
+        ("contain", (30, 30)),
+        ("fill", (30, 30)),
+        ("inside", (10, 30)),
+        ("outside", (30, 90)),
+    ] {
+        let query = format!(
+            "trim=10&crop=0.0,0.0,1.0,0.5&rot=90&flip=h&w=30&h=30&fit={fit}&pad=1,2,3,4&bg=000&enlarge=1"
+        );
+        let img = image(&app, &format!("/img/ops/framed.png?{query}")).await;
+        assert_eq!(img.dimensions(), (size.0 + 6, size.1 + 4), "{fit}");
+        if fit != "cover" && fit != "contain" {
+            let (w, h) = img.dimensions();
+            assert!(near(img.get_pixel(w / 2, 2), RED, 40), "{fit}: red on top");
+            assert!(
+                near(img.get_pixel(w / 2, h - 5), GREEN, 40),
+                "{fit}: green below"
+            );
+        }
+    }
 }
 
 #[tokio::test]

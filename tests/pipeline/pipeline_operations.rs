@@ -140,3 +140,36 @@ fn flattening_comes_after_the_padding() {
     let img = decode_output(&out.bytes, ImageFormat::Jpeg);
     assert!(near(img.get_pixel(2, 2), [0, 0, 255], 12));
 }
+
+#[test]
+fn a_translucent_background_keeps_alpha_in_avif_too() {
+    let source = png(64, 48, [200, 30, 30]);
+    let mut spec = with(
+        Operations {
+            pad: Padding {
+                top: 4,
+                right: 4,
+                bottom: 4,
+                left: 4,
+            },
+            ..Operations::default()
+        },
+        None,
+        None,
+    );
+    spec.format = ImageFormat::Avif;
+    spec.background = Rgba {
+        r: 0,
+        g: 0,
+        b: 0,
+        a: 0,
+    };
+    let out = render(&source, &spec, &settings()).unwrap();
+    let info = imgserver::pipeline::probe(&out.bytes, &settings()).unwrap();
+    assert_eq!((info.width, info.height, info.has_alpha), (72, 56, true));
+    // Opaque, the same render has no alpha channel.
+    spec.background = Rgba::WHITE;
+    let out = render(&source, &spec, &settings()).unwrap();
+    let info = imgserver::pipeline::probe(&out.bytes, &settings()).unwrap();
+    assert!(!info.has_alpha);
+}

@@ -123,7 +123,7 @@ fn every_problem_is_reported_together_with_exit_code_2() {
     std::fs::write(
         &file,
         "[server]\nport = \"eighty\"\nbind = \"not-an-ip\"\n[images]\nmax_width = 0\ndefault_quality = 150\nshrink_on_load = \"turbo\"\n\
-         [cache]\nmemory_bytes = \"lots\"\n[log]\nformat = \"xml\"\n[limits]\nrender_timeout = \"soon\"\n[typo]\nx = 1\n",
+         [images.quality]\njpeg = 0\npng = 90\n[cache]\nmemory_bytes = \"lots\"\n[log]\nformat = \"xml\"\n[limits]\nrender_timeout = \"soon\"\n[typo]\nx = 1\n",
     )
     .unwrap();
     let (code, out, err) = run(
@@ -138,6 +138,8 @@ fn every_problem_is_reported_together_with_exit_code_2() {
         "images.max_width",
         "images.default_quality",
         "images.shrink_on_load",
+        "images.quality.jpeg",
+        "images.quality: \"png\" is not a lossy format",
         "cache.memory_bytes",
         "log.format",
         "limits.render_timeout",
