@@ -41,6 +41,39 @@ enum Command {
         /// `https://host/img/...?...` or `/img/...?...`, exactly as it will be requested.
         url: String,
     },
+    /// Validate every folder's `.imgserver.toml` under DIR (default: the current folder), for
+    /// the images repository's CI; exit 2 when one would be ignored. Needs no configuration.
+    CheckSource {
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `check-source`: every problem on stderr as `file:line: message`.
+fn check_source(dir: &std::path::Path) -> ExitCode {
+    match imgserver::source::metadata::check_tree(dir) {
+        Ok((files, problems)) if problems.is_empty() => {
+            println!(
+                "{files} metadata file(s) under {}: all valid",
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok((files, problems)) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            eprintln!(
+                "imgserver: {} of {files} metadata file(s) would be ignored",
+                problems.len()
+            );
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("imgserver: cannot read {}: {e}", dir.display());
+            ExitCode::from(2)
+        }
+    }
 }
 
 impl Cli {
@@ -68,6 +101,9 @@ impl Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::CheckSource { dir }) = &cli.command {
+        return check_source(dir.as_deref().unwrap_or(std::path::Path::new(".")));
+    }
     let settings = match Settings::load(&cli.load_options()) {
         Ok(s) => s,
         Err(e @ (ConfigError::Invalid(_) | ConfigError::Read(_))) => {
@@ -102,7 +138,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        None => {}
+        Some(Command::CheckSource { .. }) | None => {}
     }
     imgserver::telemetry::init(&settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

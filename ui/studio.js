@@ -743,7 +743,8 @@
 
   function usesQuality(p) {
     const f = outputFormat(p);
-    return f === 'auto' || LOSSY.has(f);
+    // Lossless WebP has no quality to choose.
+    return (f === 'auto' || LOSSY.has(f)) && !(usesLossless(p) && p.lossless);
   }
   const boxed = (p) => Boolean(p.w && p.h);
   const usesGravity = (p) => boxed(p) && (p.fit === 'cover' || p.fit === 'contain');

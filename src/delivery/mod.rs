@@ -7,6 +7,7 @@
 //! heavy slots, one per client at a time (see `limits::RenderPool::run_weighed`).
 
 mod conditional;
+mod metadata;
 mod original;
 
 use std::future::Future;
@@ -83,6 +84,11 @@ pub struct InfoReply {
     pub format: &'static str,
     pub bytes: u64,
     pub content_id: String,
+    /// From the folder's `.imgserver.toml`, when it says anything of this image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub focus: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alt: Option<String>,
 }
 
 pub struct Delivery {
@@ -96,6 +102,8 @@ pub struct Delivery {
     budget: Arc<SourceBudget>,
     /// Sniffed format per content identity, so a cache hit reads nothing from the source.
     formats: moka::sync::Cache<String, Option<ImageFormat>>,
+    /// Folder metadata, parsed once per version.
+    metadata: metadata::FolderMetadata,
 }
 
 impl Delivery {
@@ -117,6 +125,7 @@ impl Delivery {
             cache,
             pool,
             formats: moka::sync::Cache::new(100_000),
+            metadata: metadata::FolderMetadata::new(),
         }
     }
 
@@ -201,12 +210,19 @@ impl Delivery {
         let file = found.file;
         let (opened, _held) = self.open(&file).await?;
         let info = original::probe(&opened, &self.budget, &self.pipeline).await?;
+        let meta = self
+            .metadata
+            .of(&self.source, &file)
+            .await
+            .unwrap_or_default();
         Ok(InfoReply {
             width: info.width,
             height: info.height,
             format: info.format.name(),
             bytes: opened.size(),
             content_id: file.content_id,
+            focus: meta.focus,
+            alt: meta.alt,
         })
     }
 
@@ -268,7 +284,13 @@ impl Delivery {
         query: ImageQuery<'_>,
     ) -> Result<ImageReply, AppError> {
         let images = &self.settings.images;
-        let transform = Transform::from_params(params, images)?;
+        let mut transform = Transform::from_params(params, images)?;
+        if transform.open_placement {
+            // The image's focal point is part of the spec, so of the key: editing it renders
+            // new crops of this image and of no other.
+            let meta = self.metadata.of(&self.source, &file).await;
+            transform = transform.with_default_focus(meta.as_ref().and_then(metadata::focus_of));
+        }
         let source_format = self.format_of(&file).await?;
         let spec =
             transform.render_spec(source_format, Accepted::from_header(query.accept), images);

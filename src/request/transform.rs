@@ -4,7 +4,7 @@
 //! parameters that cannot matter) ends as the same spec and therefore the same key.
 
 use crate::config::ImageSettings;
-use crate::pipeline::{Fit, Gravity, ImageFormat, Operations, RenderSpec, Rgba};
+use crate::pipeline::{Fit, Focus, Gravity, ImageFormat, Operations, RenderSpec, Rgba};
 
 use super::accept::Accepted;
 use super::sizes::admit_size;
@@ -25,6 +25,9 @@ pub struct Transform {
     pub enlarge: bool,
     pub format: FormatChoice,
     pub ops: Operations,
+    /// A cover box whose placement the request left open (no `g`, no `fp`): the image's own
+    /// focal point, from its folder's metadata, may place it.
+    pub open_placement: bool,
 }
 
 impl Transform {
@@ -123,6 +126,7 @@ impl Transform {
             Gravity::default()
         };
         let cover = fit == Fit::Cover && both;
+        let open_placement = cover && params.gravity.is_none() && params.focus.is_none();
         let ops = Operations {
             trim: params.trim,
             crop: params.crop,
@@ -150,7 +154,17 @@ impl Transform {
             enlarge: params.enlarge.unwrap_or(false),
             format,
             ops,
+            open_placement,
         })
+    }
+
+    /// Places an open cover box on `focus` (the image's focal point from its metadata); a
+    /// request that chose its placement keeps it.
+    pub fn with_default_focus(mut self, focus: Option<Focus>) -> Self {
+        if self.open_placement {
+            self.ops.focus = self.ops.focus.or(focus);
+        }
+        self
     }
 
     /// Whether the output format depends on the `Accept` header (so responses `Vary` on it).

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use super::metadata::METADATA_FILE;
 use super::{
-    check_component, Entry, FileHandle, FileRef, ListEntry, Opened, RelPath, SourceError,
-    SourceTree,
+    check_component, Entry, FileHandle, FileRef, ListEntry, MetadataRef, Opened, RelPath,
+    SourceError, SourceTree,
 };
 
 /// Symlink hops allowed while resolving one path (loops end here).
@@ -201,6 +202,30 @@ fn content_id(meta: &fs::Metadata) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// The metadata file beside `real` (a file inside the root, so its folder is too): a regular
+/// file only, never a link.
+fn folder_metadata(real: &Path) -> Result<Option<Box<MetadataRef>>, SourceError> {
+    let (Some(folder), Some(name)) = (real.parent(), real.file_name().and_then(|n| n.to_str()))
+    else {
+        return Ok(None);
+    };
+    let at = folder.join(METADATA_FILE);
+    match fs::symlink_metadata(&at) {
+        Ok(m) if m.is_file() => Ok(Some(Box::new(MetadataRef {
+            content_id: content_id(&m),
+            name: name.to_string(),
+            size: m.size(),
+            handle: FileHandle::Fs(at),
+            inode: Some((m.dev(), m.ino())),
+        }))),
+        Ok(_) => Ok(None),
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e)
+            .context("cannot stat a folder's metadata file")
+            .into()),
+    }
+}
+
 impl SourceTree for DirTree {
     fn lookup(&self, path: &RelPath) -> Result<Option<Entry>, SourceError> {
         let Some((real, meta)) = self.walk(path)? else {
@@ -212,12 +237,14 @@ impl SourceTree for DirTree {
         if !meta.is_file() {
             return Ok(None);
         }
+        let metadata = folder_metadata(&real)?;
         Ok(Some(Entry::File(FileRef {
             path: path.clone(),
             content_id: content_id(&meta),
             size: meta.size(),
             handle: FileHandle::Fs(real),
             inode: Some((meta.dev(), meta.ino())),
+            metadata,
         })))
     }
 

@@ -15,9 +15,10 @@ use std::sync::{Mutex, RwLock};
 
 use git2::{ObjectType, Oid, Repository};
 
+use super::metadata::METADATA_FILE;
 use super::{
-    check_component, Entry, FileHandle, FileRef, ListEntry, Opened, RelPath, SourceError,
-    SourceTree,
+    check_component, Entry, FileHandle, FileRef, ListEntry, MetadataRef, Opened, RelPath,
+    SourceError, SourceTree,
 };
 
 /// Symlink hops allowed while resolving one path (loops end here).
@@ -106,16 +107,18 @@ impl GitTree {
         result
     }
 
-    /// Follows `path` from the root tree `root`; `None` when missing.
+    /// Follows `path` from the root tree `root`; `None` when missing. With the node, the tree
+    /// that holds it and its name there (`None` for the root).
     fn walk(
         &self,
         repo: &Repository,
         root: Oid,
         path: &RelPath,
-    ) -> Result<Option<Node>, SourceError> {
+    ) -> Result<Option<Found>, SourceError> {
         let mut pending: VecDeque<String> = path.components().map(String::from).collect();
         let mut done: Vec<String> = Vec::new();
         let mut node = Node::Tree(root);
+        let mut holder = None;
         let mut hops = 0;
         while let Some(component) = pending.pop_front() {
             let Node::Tree(tree_id) = node else {
@@ -145,15 +148,17 @@ impl GitTree {
                     pending = resolved.into_iter().chain(pending).collect();
                     done.clear();
                     node = Node::Tree(root);
+                    holder = None;
                     continue;
                 }
                 (Some(ObjectType::Blob), _) => Node::Blob(entry.id()),
                 // Submodules (gitlinks) are not part of this repository's content.
                 _ => return Ok(None),
             };
+            holder = Some((tree_id, component.clone()));
             done.push(component);
         }
-        Ok(Some(node))
+        Ok(Some(Found { node, holder }))
     }
 
     fn entry(
@@ -164,16 +169,27 @@ impl GitTree {
     ) -> Result<Option<Entry>, SourceError> {
         match self.walk(repo, root, path)? {
             None => Ok(None),
-            Some(Node::Tree(_)) => Ok(Some(Entry::Dir)),
-            Some(Node::Blob(oid)) => {
+            Some(Found {
+                node: Node::Tree(_),
+                ..
+            }) => Ok(Some(Entry::Dir)),
+            Some(Found {
+                node: Node::Blob(oid),
+                holder,
+            }) => {
                 let odb = repo.odb().map_err(|e| io_error(e, "cannot open the odb"))?;
                 let (size, _) = odb.read_header(oid).map_err(not_found_or_io)?;
+                let metadata = match holder {
+                    Some((tree, name)) => folder_metadata(repo, &odb, tree, name)?,
+                    None => None,
+                };
                 Ok(Some(Entry::File(FileRef {
                     path: path.clone(),
                     content_id: oid.to_string(),
                     size: size as u64,
                     handle: FileHandle::Blob(oid),
                     inode: None,
+                    metadata,
                 })))
             }
         }
@@ -181,6 +197,39 @@ impl GitTree {
 }
 
 const LINK_MODE: i32 = 0o120000;
+
+/// The metadata file of the tree `folder` (a plain blob, never a link), for its file `name`.
+fn folder_metadata(
+    repo: &Repository,
+    odb: &git2::Odb<'_>,
+    folder: Oid,
+    name: String,
+) -> Result<Option<Box<MetadataRef>>, SourceError> {
+    let tree = repo
+        .find_tree(folder)
+        .map_err(|e| io_error(e, "cannot read a tree"))?;
+    let Some(entry) = tree.get_name(METADATA_FILE) else {
+        return Ok(None);
+    };
+    if entry.kind() != Some(ObjectType::Blob) || entry.filemode() == LINK_MODE {
+        return Ok(None);
+    }
+    let (size, _) = odb.read_header(entry.id()).map_err(not_found_or_io)?;
+    Ok(Some(Box::new(MetadataRef {
+        content_id: entry.id().to_string(),
+        name,
+        size: size as u64,
+        handle: FileHandle::Blob(entry.id()),
+        inode: None,
+    })))
+}
+
+/// Where a walk ended: the node, and the tree holding it with its name there (`None` for the
+/// root).
+struct Found {
+    node: Node,
+    holder: Option<(Oid, String)>,
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Node {
@@ -277,7 +326,11 @@ impl SourceTree for GitTree {
             return Err(SourceError::NotFound);
         };
         self.with_repo(|repo| {
-            let Some(Node::Tree(tree_id)) = self.walk(repo, published.tree, dir)? else {
+            let Some(Found {
+                node: Node::Tree(tree_id),
+                ..
+            }) = self.walk(repo, published.tree, dir)?
+            else {
                 return Err(SourceError::NotFound);
             };
             let tree = repo

@@ -6,6 +6,7 @@
 mod checkout;
 mod dir;
 mod git;
+pub mod metadata;
 mod opened;
 pub mod path;
 mod resolve;
@@ -43,6 +44,21 @@ pub struct FileRef {
     /// Device and inode the lookup checked (plain folders): opening a different file (one
     /// swapped in since) is refused.
     pub inode: Option<(u64, u64)>,
+    /// The metadata file of the folder holding the file, found by the same lookup (for git, in
+    /// the same commit as the file).
+    pub metadata: Option<Box<MetadataRef>>,
+}
+
+/// Where the metadata of a file's folder lives, and under which name the file is listed there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataRef {
+    /// The metadata file's own content identity (its blob id, or a digest of its inode).
+    pub content_id: String,
+    /// The file's name in its folder (the real one, when the file was reached through a link).
+    pub name: String,
+    pub size: u64,
+    handle: FileHandle,
+    inode: Option<(u64, u64)>,
 }
 
 impl FileRef {
@@ -144,6 +160,20 @@ pub trait SourceTree: Send + Sync + 'static {
             .open(file, max_bytes)?
             .read_at(0, len)
             .map_err(|e| anyhow::Error::new(e).context("cannot read a source file"))?)
+    }
+
+    /// The bytes of a file's folder metadata ([`FileRef::metadata`]), at most
+    /// [`metadata::MAX_METADATA_BYTES`].
+    fn read_metadata(&self, meta: &MetadataRef, of: &FileRef) -> Result<Bytes, SourceError> {
+        let file = FileRef {
+            path: of.path.clone(),
+            content_id: meta.content_id.clone(),
+            size: meta.size,
+            handle: meta.handle.clone(),
+            inode: meta.inode,
+            metadata: None,
+        };
+        self.read(&file, metadata::MAX_METADATA_BYTES)
     }
 
     /// The visible children of a folder (no dotfiles), sorted by name.

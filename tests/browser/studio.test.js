@@ -444,6 +444,7 @@ test('every image operation has a control, a click on the original sets the foca
   assert.equal(await isHidden(page, '#lossless-row'), false);
   await page.click('#lossless-row');
   await expectUrl(page, img + ops + '&pad=10&bg=00000000&fmt=webp&lossless=1');
+  assert.equal(await isHidden(page, '#q-row'), true, 'no quality to choose for lossless WebP');
   await page.click('#fmt-set label:has(input[value="avif"])');
   await expectUrl(page, img + ops + '&pad=10&bg=00000000&fmt=avif');
   assert.equal(await isHidden(page, '#lossless-row'), true);

@@ -84,3 +84,15 @@ pub fn assert_colour(actual: [f64; 3], expected: [u8; 3], tolerance: f64, what: 
         );
     }
 }
+
+/// A PNG of vertical bands, `band` px wide and `height` tall, one per colour from the left.
+pub fn bands(colours: &[[u8; 3]], band: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(band * colours.len() as u32, height, |x, _| {
+        image::Rgb(colours[(x / band) as usize])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}

@@ -6,5 +6,6 @@
 mod common;
 
 mod git_failures;
+mod git_metadata;
 mod git_sync;
 mod webhook_git;

@@ -13,6 +13,7 @@ mod fuzz_query;
 mod hardening_http;
 mod http_errors;
 mod http_images;
+mod http_metadata;
 mod http_operations;
 mod limits_rate;
 mod limits_render;

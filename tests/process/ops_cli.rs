@@ -33,7 +33,88 @@ fn healthcheck_passes_while_the_server_answers_and_fails_after() {
 #[test]
 fn help_lists_the_subcommands() {
     let (_, help, _) = run(&["--help"], &[]);
-    for word in ["check-config", "healthcheck", "--config", "--port"] {
+    for word in [
+        "check-config",
+        "check-source",
+        "healthcheck",
+        "--config",
+        "--port",
+    ] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
+}
+
+#[test]
+fn check_source_reports_every_bad_metadata_file_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    std::fs::write(
+        root.join(".imgserver.toml"),
+        "[\"x.jpg\"]\nalt = \"fine\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("a/b/.imgserver.toml"),
+        "[\"y.jpg\"]\n\nfocus = [0.5, 7]\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(".git/.imgserver.toml"), "not toml at all [").unwrap();
+    let (code, out, err) = run(&["check-source", root.to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    let bad = root.join("a/b/.imgserver.toml");
+    assert!(
+        err.contains(&format!("{}:3: focus of \"y.jpg\"", bad.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 of 2 metadata file(s)"),
+        ".git is skipped: {err}"
+    );
+
+    std::fs::write(
+        root.join("a/b/.imgserver.toml"),
+        "[\"y.jpg\"]\nfocus = [0.5, 0.7]\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["check-source", root.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 metadata file(s)"), "{out}");
+    // No configuration needed, and a missing folder is an error.
+    let (code, _, _) = run(&["check-source", "/definitely/not/here"], &[]);
+    assert_eq!(code, 2);
+}
+
+#[tokio::test]
+async fn a_malformed_metadata_file_is_logged_with_its_folder_and_line_not_sent() {
+    let images = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(images.path().join("shots")).unwrap();
+    std::fs::copy(
+        fixtures_dir().join("storm.jpg"),
+        images.path().join("shots/storm.jpg"),
+    )
+    .unwrap();
+    std::fs::write(
+        images.path().join("shots/.imgserver.toml"),
+        "[\"storm.jpg\"]\nfocus = [0.5, 0.5]\nzoom = 3\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[server]\nport = 0\nworkers = 1\n[source]\ndir = \"{}\"\n[cache]\ndir = \"{{dir}}/cache\"\n",
+        images.path().display()
+    );
+    let mut server = ImgserverProcess::start(&config, &[]);
+    let res = reqwest::get(server.url("/img/shots/storm.jpg?w=64&h=64"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.bytes().await.unwrap();
+    assert!(!String::from_utf8_lossy(&body).contains("zoom"));
+    let line = server.wait_for(|l| l.contains("malformed folder metadata"));
+    assert!(
+        line.contains("folder=\"shots\"") && line.contains("line=3") && line.contains("zoom"),
+        "{line}"
+    );
+    server.stop();
 }
