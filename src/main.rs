@@ -42,7 +42,8 @@ enum Command {
         url: String,
     },
     /// Validate every folder's `.imgserver.toml` under DIR (default: the current folder), for
-    /// the images repository's CI; exit 2 when one would be ignored. Needs no configuration.
+    /// the images repository's CI; exit 2 when one would be ignored or names a missing file.
+    /// Needs no configuration.
     CheckSource {
         #[arg(value_name = "DIR")]
         dir: Option<PathBuf>,
@@ -64,7 +65,7 @@ fn check_source(dir: &std::path::Path) -> ExitCode {
                 eprintln!("{problem}");
             }
             eprintln!(
-                "imgserver: {} of {files} metadata file(s) would be ignored",
+                "imgserver: {} problem(s) in {files} metadata file(s)",
                 problems.len()
             );
             ExitCode::from(2)

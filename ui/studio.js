@@ -14,6 +14,14 @@
   const PREVIEW_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
   const FORMAT_NAMES = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', avif: 'AVIF', gif: 'GIF' };
   const LOSSY = new Set(['jpeg', 'webp', 'avif']);
+  // The crops the focal point is checked at, beside the editor: 160 px wide at 1:1, 4:3 and 16:9.
+  const ASPECTS = [
+    { id: 'aspect-1-1', w: 160, h: 160 },
+    { id: 'aspect-4-3', w: 160, h: 120 },
+    { id: 'aspect-16-9', w: 160, h: 90 },
+  ];
+  const ASPECT_FORMAT = 'webp';
+  const METADATA_FILE = '.imgserver.toml';
 
   const el = (id) => document.getElementById(id);
 
@@ -24,7 +32,7 @@
     infos: new Map(), // /info/ URL -> promise of its answer
     signed: new Map(), // unsigned URL -> signed URL
     git: null, // /admin/git/status answer, when there is one
-    editor: null, // { entry, info, params }
+    editor: null, // { entry, info, params, alt }
     preview: { seq: 0, controller: null, objectUrl: null, timer: 0, last: null },
     started: false,
   };
@@ -110,6 +118,23 @@
   function escapeAttr(s) {
     return String(s).replace(/"/g, '&quot;').replace(/</g, '&lt;');
   }
+
+  // Text for HTML (an attribute's value or an element's content): every character it gives a meaning to.
+  const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+
+  // A TOML basic string: backslash and double quote escaped, control characters as \uXXXX (and a
+  // lone surrogate, which UTF-8 cannot hold, as U+FFFD).
+  function tomlString(s) {
+    const str = String(s);
+    const whole = str.toWellFormed ? str.toWellFormed() : str;
+    return '"' + whole.replace(/[\\"\u0000-\u001f\u007f]/g, (c) => (c === '\\' || c === '"'
+      ? '\\' + c
+      : '\\u' + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0'))) + '"';
+  }
+
+  // A TOML float: always with a decimal point (0.0, 1.0, 0.62).
+  const tomlFloat = (n) => (Number.isInteger(n) ? n.toFixed(1) : String(n));
 
   let toastTimer = 0;
   function toast(message) {
@@ -750,6 +775,8 @@
   const usesGravity = (p) => boxed(p) && (p.fit === 'cover' || p.fit === 'contain');
   // Smart gravity and the focal point choose what `cover` keeps.
   const usesFocus = (p) => boxed(p) && p.fit === 'cover';
+  // The repository's focus (/info/'s) is what cover centres on when the URL has neither g nor fp.
+  const usesRepoFocus = (p) => usesFocus(p) && !p.fp && (!p.g || p.g === 'center');
   const letterboxed = (p) => boxed(p) && p.fit === 'contain';
   // bg letterboxes `contain`, fills the padding, and flattens transparency when a source that may
   // have it becomes JPEG.
@@ -813,6 +840,9 @@
       el('orig-img').removeAttribute('src');
       el('res-img').removeAttribute('src');
       el('res-error').hidden = true;
+      el('aspects').hidden = true;
+      for (const a of ASPECTS) el(a.id).removeAttribute('src');
+      setCode(el('out-toml'), '');
     }
     let entry;
     try {
@@ -827,7 +857,7 @@
       setControlsEnabled(false);
       return;
     }
-    state.editor = { entry, info: same ? state.editor.info : null, params };
+    state.editor = { entry, info: same ? state.editor.info : null, params, alt: same ? state.editor.alt : '' };
     setControlsEnabled(true);
     writeControls();
     el('editor-title').focus({ preventScroll: true });
@@ -848,6 +878,7 @@
       el('source-meta').textContent = desc;
       el('orig-meta').textContent = desc;
       if (!given && !state.editor.params.preset) state.editor.params.w = Math.min(800, info.width);
+      state.editor.alt = info.alt || '';
       writeControls();
       updateHash();
     }
@@ -885,6 +916,7 @@
     setRadio(f, 'g', p.fp ? '' : p.g || 'center');
     el('fp-x').value = p.fp ? p.fp[0] : '';
     el('fp-y').value = p.fp ? p.fp[1] : '';
+    el('alt').value = state.editor.alt;
     const crop = p.crop ? p.crop.split(',') : ['', '', '', ''];
     CROP_INPUTS.forEach((id, i) => { el(id).value = crop[i]; });
     if (info) {
@@ -992,13 +1024,46 @@
     el('effects-sum').textContent = [
       p.blur && 'blur', p.sharpen && 'sharpen', p.pad && 'pad',
     ].filter(Boolean).join(' · ');
+    writeMetadata();
     updateOverlays();
+  }
+
+  const altText = () => (state.editor ? state.editor.alt.trim() : '');
+
+  // What the repository's .imgserver.toml says of this image, and the lines to commit there: the
+  // picked focal point, else the repository's, and the alt text, each only when it has a value.
+  function writeMetadata() {
+    const ed = state.editor;
+    if (!ed) return;
+    const p = ed.params;
+    const info = ed.info || {};
+    const repo = info.focus;
+    el('fp-repo').hidden = !repo;
+    if (repo) {
+      const why = usesRepoFocus(p) ? ' · in use'
+        : p.fp ? ' · replaced by the picked point'
+          : usesFocus(p) ? ' · replaced by the gravity' : '';
+      el('fp-repo-text').textContent = 'repository focus ' + repo.join(', ') + why;
+    }
+    el('alt-hint').textContent = info.alt
+      ? (ed.alt === info.alt ? 'From the repository.' : 'Edited: the repository says “' + info.alt + '”.')
+      : 'Say what the image shows; leave it empty for a decorative image.';
+
+    const focus = p.fp || repo;
+    const lines = ['[' + tomlString(baseName(ed.entry.path)) + ']'];
+    if (focus) lines.push('focus = [' + focus.map(tomlFloat).join(', ') + ']');
+    if (altText()) lines.push('alt = ' + tomlString(altText()));
+    setCode(el('out-toml'), lines.join('\n'));
+    const folder = parentOf(ed.entry.path);
+    el('toml-file').textContent = (folder ? folder + '/' : '') + METADATA_FILE;
+    el('toml-where').textContent = folder ? '' : ' in the top folder of the repository';
   }
 
   // The focal point's marker and the crop's frame over the original, placed on the image's box.
   function updateOverlays() {
     const img = el('orig-img');
     const marker = el('fp-marker');
+    const repo = el('repo-marker');
     const box = el('crop-box');
     const ed = state.editor;
     const ready = Boolean(ed && img.getAttribute('src') && img.complete && img.naturalWidth && img.offsetWidth);
@@ -1010,6 +1075,14 @@
       marker.style.left = x + 'px';
       marker.style.top = y + 'px';
       marker.classList.toggle('inactive', !usesFocus(p));
+    }
+    const focus = ready && ed.info ? ed.info.focus : null;
+    repo.hidden = !focus;
+    if (focus) {
+      const [x, y] = at(focus[0], focus[1]);
+      repo.style.left = x + 'px';
+      repo.style.top = y + 'px';
+      repo.classList.toggle('inactive', !usesRepoFocus(p));
     }
     const c = ready && p.crop ? cropFractions(p.crop, ed.info) : null;
     box.hidden = !c;
@@ -1032,6 +1105,13 @@
   function onControlsInput(e) {
     if (!state.editor) return;
     const target = e && e.target;
+    // The alt text is not in the URL: only the snippets and the TOML lines change.
+    if (target && target.id === 'alt') {
+      state.editor.alt = target.value;
+      writeMetadata();
+      refreshSnippets();
+      return;
+    }
     // Choosing a gravity replaces the focal point.
     if (target && target.name === 'g') {
       el('fp-x').value = '';
@@ -1076,6 +1156,7 @@
     const info = state.editor.info;
     state.editor.params = defaultParams();
     if (info && !state.editor.params.preset) state.editor.params.w = Math.min(800, info.width);
+    state.editor.alt = (info && info.alt) || '';
     writeControls();
     updateHash();
     schedulePreview(0);
@@ -1126,11 +1207,26 @@
       webp: srcsetPlan(p, 'webp'),
       fallback: srcsetPlan(p, fallbackFormat(p)),
     };
-    const all = new Set([main]);
+    const aspects = ASPECTS.filter(aspectAllowed).map((a) => ({ id: a.id, url: urlOf(ed.entry, aspectParams(a, p)) }));
+    const all = new Set([main, ...aspects.map((a) => a.url)]);
     for (const s of [img, picture.avif, picture.webp, picture.fallback]) {
       for (const item of s.items) all.add(urlOf(ed.entry, item[0]));
     }
-    return { main, img, picture, all: [...all] };
+    return { main, img, picture, aspects, all: [...all] };
+  }
+
+  // A crop preview: cover at its size, on the picked focal point, else without one (the server
+  // then centres on the repository's focus, or the middle).
+  function aspectParams(a, p) {
+    return Object.assign(defaultParams(), { preset: '', w: a.w, h: a.h, fp: p.fp, fmt: ASPECT_FORMAT });
+  }
+
+  // The server takes the previews' sizes unless it renders presets only, or a list of sizes without them.
+  function aspectAllowed(a) {
+    const images = state.status.images;
+    const takes = (list, n) => !list || !list.length || list.includes(n);
+    return !images.presets_only && a.w <= images.max_width && a.h <= images.max_height
+      && takes(images.allowed_widths, a.w) && takes(images.allowed_heights, a.h);
   }
 
   async function sign(urls) {
@@ -1149,10 +1245,12 @@
   async function refreshOutputs(current) {
     const urls = plan();
     const note = el('sign-note');
+    let signed = true;
     try {
       await sign(urls.all);
       note.hidden = true;
     } catch (e) {
+      signed = false;
       if (!current()) return null;
       note.textContent = e.status === 404
         ? 'This server only renders signed URLs, and signing needs an admin token configured on the server.'
@@ -1162,7 +1260,34 @@
     if (!current() || !state.editor) return null;
     el('out-url').value = absolute(urls.main);
     writeSnippets(urls);
+    writeAspects(urls.aspects, signed);
     return urls;
+  }
+
+  // Writes the snippets again (their srcset style or the alt text changed), signing what is new.
+  function refreshSnippets() {
+    const seq = state.preview.seq;
+    refreshOutputs(() => seq === state.preview.seq);
+  }
+
+  // The crop previews load from their (signed) URLs; without a signature they cannot render, so
+  // they are hidden then.
+  function writeAspects(aspects, signed) {
+    const ed = state.editor;
+    const panel = el('aspects');
+    panel.hidden = !aspects.length || !signed;
+    if (panel.hidden) return;
+    for (const a of ASPECTS) el(a.id).closest('.aspect').hidden = !aspects.some((x) => x.id === a.id);
+    for (const a of aspects) {
+      const img = el(a.id);
+      const src = signedOf(a.url);
+      if (img.getAttribute('src') === src) continue;
+      img.closest('.aspect').classList.add('loading');
+      img.src = src;
+    }
+    el('aspects-note').textContent = ed.params.fp ? 'Cover on the focal point you picked.'
+      : ed.info && ed.info.focus ? 'Cover on the repository focus (no focal point picked).'
+        : 'Cover on the middle: no focal point picked, none in the repository.';
   }
 
   function schedulePreview(delay) {
@@ -1290,7 +1415,7 @@
     const p = ed.params;
     const size = displaySize();
     const dims = size ? ' width="' + size.width + '" height="' + size.height + '"' : '';
-    const tail = dims + ' alt="" loading="lazy" decoding="async">';
+    const tail = dims + ' alt="' + escapeHtml(altText()) + '" loading="lazy" decoding="async">';
     const attr = (s) => escapeAttr(s);
     const imgTag = (s) => {
       const src = absolute(urlOf(ed.entry, srcItem(s, p)[0]));
@@ -1334,7 +1459,7 @@
       field.select();
       document.execCommand('copy');
     }
-    toast('Copied ' + (id === 'out-url' ? 'the URL' : 'the snippet'));
+    toast('Copied ' + ({ 'out-url': 'the URL', 'out-toml': 'the TOML lines' }[id] || 'the snippet'));
   }
 
   // ---------------------------------------------------------------- wiring
@@ -1361,12 +1486,20 @@
     el('orig-img').addEventListener('load', updateOverlays);
     new ResizeObserver(updateOverlays).observe(el('orig-img'));
     el('srcset-mode').addEventListener('change', () => {
-      if (!state.editor) return;
-      const seq = state.preview.seq;
-      refreshOutputs(() => seq === state.preview.seq);
+      if (state.editor) refreshSnippets();
     });
+    for (const a of ASPECTS) {
+      const img = el(a.id);
+      const done = (broken) => {
+        const fig = img.closest('.aspect');
+        fig.classList.remove('loading');
+        fig.classList.toggle('broken', broken);
+      };
+      img.addEventListener('load', () => done(false));
+      img.addEventListener('error', () => { if (img.getAttribute('src')) done(true); });
+    }
     for (const b of document.querySelectorAll('[data-copy]')) b.addEventListener('click', () => copy(b.dataset.copy));
-    for (const id of ['out-url', 'out-img', 'out-picture']) el(id).addEventListener('focus', (e) => e.target.select());
+    for (const id of ['out-url', 'out-img', 'out-picture', 'out-toml']) el(id).addEventListener('focus', (e) => e.target.select());
     document.addEventListener('keydown', (e) => {
       if (e.key !== 'Escape') return;
       if (!el('admin').hidden) { toggleAdmin(false); el('admin-toggle').focus(); return; }

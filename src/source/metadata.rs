@@ -28,14 +28,21 @@ pub struct ImageMeta {
     pub alt: Option<String>,
 }
 
-/// The parsed metadata file of one folder: file name → its entry.
+/// The parsed metadata file of one folder: file name → its entry, and the line of its table.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct FolderMeta(BTreeMap<String, ImageMeta>);
+pub struct FolderMeta(BTreeMap<String, (ImageMeta, usize)>);
 
 impl FolderMeta {
     /// The entry of the image named `name` in this folder.
     pub fn image(&self, name: &str) -> Option<&ImageMeta> {
-        self.0.get(name)
+        self.0.get(name).map(|(meta, _)| meta)
+    }
+
+    /// The names with an entry, each with the line its table starts on.
+    pub fn names(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.0
+            .iter()
+            .map(|(name, (_, line))| (name.as_str(), *line))
     }
 
     pub fn len(&self) -> usize {
@@ -115,7 +122,7 @@ pub fn parse(text: &str) -> Result<FolderMeta, MetadataError> {
                 Some(text_value.clone())
             }
         };
-        out.insert(key.clone(), ImageMeta { focus, alt });
+        out.insert(key.clone(), (ImageMeta { focus, alt }, at(name.span())));
     }
     Ok(FolderMeta(out))
 }
@@ -139,8 +146,9 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Every metadata file under `root` (not following symlinks, skipping `.git`), and the problems
-/// of those that would be ignored.
+/// Every metadata file under `root` (not following symlinks, skipping `.git`), and their
+/// problems: those that make the server ignore a file, and entries naming no file of the folder
+/// (the server ignores such an entry alone; it is most likely a typo).
 pub fn check_tree(root: &Path) -> std::io::Result<(usize, Vec<Problem>)> {
     let mut files = 0;
     let mut problems = Vec::new();
@@ -162,7 +170,25 @@ pub fn check_tree(root: &Path) -> std::io::Result<(usize, Vec<Problem>)> {
                         message: format!("larger than {MAX_METADATA_BYTES} bytes"),
                     }),
                     _ => match std::fs::read_to_string(&path) {
-                        Ok(text) => parse(&text).err(),
+                        Ok(text) => match parse(&text) {
+                            Ok(folder) => {
+                                for (name, line) in folder.names() {
+                                    if !dir.join(name).is_file() {
+                                        problems.push(Problem {
+                                            file: path.clone(),
+                                            error: MetadataError {
+                                                line,
+                                                message: format!(
+                                                    "{name:?}: no such file in this folder"
+                                                ),
+                                            },
+                                        });
+                                    }
+                                }
+                                None
+                            }
+                            Err(e) => Some(e),
+                        },
                         Err(e) => Some(MetadataError {
                             line: 1,
                             message: format!("cannot be read as UTF-8 text: {e}"),

@@ -641,6 +641,12 @@ test('with ui.require_token and signing, the page asks for the token once and ha
   const query = [...url.searchParams].filter(([k]) => k !== 's').map(([k, v]) => `${k}=${v}`).sort().join('&');
   const expected = crypto.createHmac('sha256', SIGNING_KEY).update(`${url.pathname}?${query}`).digest('base64url');
   assert.equal(s, expected, 'the signature is the HMAC of PATH?sorted query');
+  // The crops at 1:1, 4:3 and 16:9 are signed too, and render.
+  await page.waitForFunction(() => {
+    const imgs = [...document.querySelectorAll('#aspects .aspect img')];
+    return imgs.length === 3 && imgs.every((i) => /[?&]s=[A-Za-z0-9_-]{43}$/.test(i.getAttribute('src') || '')
+      && i.complete && i.naturalWidth === 160);
+  }, null, { polling: 100 });
 
   // The admin panel shows what this server's admin API offers, and hides what it answers 404 to.
   await page.click('#admin-toggle');
@@ -664,6 +670,145 @@ test('with ui.require_token and signing, the page asks for the token once and ha
   }
   assert.equal(await page.isVisible('#no-tools'), cache.status === 404 && git.status === 404);
   await page.screenshot({ path: path.join(SHOTS, 'admin.png') });
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test('the repository focal point and alt text: a marker, the alt prefilled, crops at 1:1, 4:3 and 16:9, the TOML lines to commit', async () => {
+  // A server of its own: the metadata changes what cover crops of storm.jpg look like.
+  const server = await startServer({});
+  const images = path.join(server.dir, 'images');
+  const alt = 'Storm <over> "the" & sea';
+  fs.writeFileSync(path.join(images, '.imgserver.toml'),
+    '["storm.jpg"]\nfocus = [0.8, 0.3]\nalt = "Storm <over> \\"the\\" & sea"\n');
+  // A name that TOML must escape.
+  fs.copyFileSync(path.join(images, 'storm.jpg'), path.join(images, 'cats', 'say "cheese".jpg'));
+  const info = await (await fetch(server.base + '/info/storm.jpg')).json();
+  assert.deepEqual([info.focus, info.alt], [[0.8, 0.3], alt], 'the server reads the metadata');
+
+  const { context, page } = await openPage(server.base);
+  await page.goto(server.base + '/#image=storm.jpg');
+  await page.waitForFunction(() => /1920×1280 · JPEG/.test(document.getElementById('orig-meta').textContent));
+  const img = server.base + '/img/storm.jpg?';
+  await expectUrl(page, img + 'w=800');
+  assert.ok(await page.$('#alt') && await page.$('#out-toml') && await page.$('#aspects'),
+    'the page has the metadata controls (the binary compiles ui/ in: rebuild it after changing ui/)');
+
+  // The repository's focus: its own marker on the original, and said in the focal point group.
+  await page.waitForSelector('#repo-marker:not([hidden])');
+  const center = async (selector) => {
+    const b = await page.locator(selector).boundingBox();
+    return [b.x + b.width / 2, b.y + b.height / 2];
+  };
+  const orig = await page.locator('#orig-img').boundingBox();
+  const [rx, ry] = await center('#repo-marker');
+  assert.ok(Math.abs(rx - (orig.x + orig.width * 0.8)) <= 2 && Math.abs(ry - (orig.y + orig.height * 0.3)) <= 2,
+    `the repository marker is at 0.8, 0.3 of the original (${rx}, ${ry} in ${JSON.stringify(orig)})`);
+  const shape = (id) => page.$eval(id, (m) => getComputedStyle(m).borderRadius);
+  assert.notEqual(await shape('#repo-marker'), await shape('#fp-marker'), 'it does not look like the picked point');
+  assert.equal(await page.isVisible('#fp-marker'), false, 'no focal point picked');
+  assert.match(await page.textContent('#fp-repo'), /^repository focus 0\.8, 0\.3$/);
+
+  // The alt text is prefilled, and written escaped into the snippets.
+  assert.equal(await page.inputValue('#alt'), alt);
+  assert.equal(await page.textContent('#alt-hint'), 'From the repository.');
+  const escaped = 'alt="Storm &lt;over&gt; &quot;the&quot; &amp; sea"';
+  await page.waitForFunction((a) => document.getElementById('out-img').value.includes(a), escaped);
+  assert.ok((await page.inputValue('#out-picture')).includes(escaped));
+
+  // The lines to commit, and where.
+  const toml = (...lines) => ['["storm.jpg"]', ...lines].join('\n');
+  const altLine = 'alt = "Storm <over> \\"the\\" & sea"';
+  assert.equal(await page.inputValue('#out-toml'), toml('focus = [0.8, 0.3]', altLine));
+  assert.equal(await page.textContent('#toml-hint'),
+    'Add to .imgserver.toml in the top folder of the repository (the server never writes to the repository).');
+  await page.click('button[data-copy="out-toml"]');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), toml('focus = [0.8, 0.3]', altLine));
+
+  // The crops: without a picked point, no fp (the server centres them on the repository's focus).
+  const aspects = (fp) => page.waitForFunction((want) => [...document.querySelectorAll('#aspects .aspect img')].every((i) => {
+    const src = i.getAttribute('src') || '';
+    return (want ? src.includes('&fp=' + want + '&') : !src.includes('fp=')) && i.complete && i.naturalWidth > 0;
+  }), fp, { polling: 100 });
+  const sizes = () => page.$$eval('#aspects .aspect', (figs) => figs.map((f) => {
+    const i = f.querySelector('img');
+    return [f.querySelector('figcaption').textContent, i.getAttribute('src'), i.naturalWidth, i.naturalHeight];
+  }));
+  await aspects(null);
+  assert.deepEqual(await sizes(), [
+    ['1:1', '/img/storm.jpg?w=160&h=160&fmt=webp', 160, 160],
+    ['4:3', '/img/storm.jpg?w=160&h=120&fmt=webp', 160, 120],
+    ['16:9', '/img/storm.jpg?w=160&h=90&fmt=webp', 160, 90],
+  ]);
+  assert.match(await page.textContent('#aspects-note'), /repository focus/);
+  const direct = await fetch(server.base + '/img/storm.jpg?w=160&h=160&fmt=webp');
+  const centred = await fetch(server.base + '/img/storm.jpg?w=160&h=160&g=center&fmt=webp');
+  assert.notDeepEqual(Buffer.from(await direct.arrayBuffer()), Buffer.from(await centred.arrayBuffer()),
+    'without fp the server crops on the repository focus, not the middle');
+
+  // In a cover box the repository's focus is in use until a point is picked.
+  await page.fill('#w', '400');
+  await page.fill('#h', '400');
+  await expectUrl(page, img + 'w=400&h=400');
+  assert.match(await page.textContent('#fp-repo'), /^repository focus 0\.8, 0\.3 · in use$/);
+  assert.equal(await page.$eval('#repo-marker', (m) => m.classList.contains('inactive')), false);
+  await page.click('#g-set label[title="north"]');
+  await expectUrl(page, img + 'w=400&h=400&g=north');
+  assert.match(await page.textContent('#fp-repo'), /^repository focus 0\.8, 0\.3 · replaced by the gravity$/);
+  assert.equal(await page.$eval('#repo-marker', (m) => m.classList.contains('inactive')), true);
+  const { fp } = await clickOriginal(page, 0.25, 0.6);
+  const focusLine = 'focus = [' + fp.split(',').join(', ') + ']';
+  assert.equal(await page.inputValue('#out-toml'), toml(focusLine, altLine), 'the picked point replaces the focus line');
+  assert.match(await page.textContent('#fp-repo'), /^repository focus 0\.8, 0\.3 · replaced by the picked point$/);
+  assert.equal(await page.$eval('#repo-marker', (m) => m.classList.contains('inactive')), true);
+  await aspects(fp);
+  assert.deepEqual(await sizes(), [
+    ['1:1', `/img/storm.jpg?w=160&h=160&fp=${fp}&fmt=webp`, 160, 160],
+    ['4:3', `/img/storm.jpg?w=160&h=120&fp=${fp}&fmt=webp`, 160, 120],
+    ['16:9', `/img/storm.jpg?w=160&h=90&fp=${fp}&fmt=webp`, 160, 90],
+  ]);
+  assert.match(await page.textContent('#aspects-note'), /focal point you picked/);
+  await rendered(page, img + 'w=400&h=400&fp=' + fp);
+  await tallShot(page, 'editor-metadata.png');
+
+  // What is typed is escaped: HTML in the snippets, TOML in the lines (control characters as \uXXXX).
+  await page.fill('#alt', 'a"b\\c\'d <e>');
+  await page.waitForFunction(() => document.getElementById('out-img').value.includes('alt="a&quot;b\\c&#39;d &lt;e&gt;"'));
+  assert.equal(await page.inputValue('#out-toml'), toml(focusLine, 'alt = "a\\"b\\\\c\'d <e>"'));
+  assert.equal(await page.textContent('#alt-hint'), `Edited: the repository says “${alt}”.`);
+  await page.$eval('#alt', (i) => {
+    i.value = 'bell\u0007tab\tdel\u007f';
+    i.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  assert.equal(await page.inputValue('#out-toml'), toml(focusLine, 'alt = "bell\\u0007tab\\u0009del\\u007F"'));
+  // No alt, no alt line (and alt="" in the snippets); no picked point, the repository's focus again.
+  await page.fill('#alt', '  ');
+  await page.waitForFunction(() => / alt="" /.test(document.getElementById('out-img').value));
+  assert.equal(await page.inputValue('#out-toml'), toml(focusLine));
+  await page.click('#fp-clear');
+  await expectUrl(page, img + 'w=400&h=400');
+  assert.equal(await page.inputValue('#out-toml'), toml('focus = [0.8, 0.3]'));
+  await aspects(null);
+  // Reset takes the repository's alt text back.
+  await page.click('#reset');
+  await expectUrl(page, img + 'w=800');
+  assert.equal(await page.inputValue('#alt'), alt);
+  assert.equal(await page.inputValue('#out-toml'), toml('focus = [0.8, 0.3]', altLine));
+
+  // An image the metadata says nothing of, with a name TOML has to escape, in a folder.
+  await page.goto(server.base + '/#image=' + encodeURIComponent('cats/say "cheese".jpg').replace('%2F', '/'));
+  await page.waitForFunction(() => /JPEG/.test(document.getElementById('orig-meta').textContent));
+  assert.equal(await page.inputValue('#alt'), '');
+  assert.equal(await page.isVisible('#fp-repo'), false);
+  assert.equal(await page.isVisible('#repo-marker'), false);
+  assert.equal(await page.inputValue('#out-toml'), '["say \\"cheese\\".jpg"]');
+  assert.match(await page.textContent('#toml-hint'), /^Add to cats\/\.imgserver\.toml \(the server/);
+  await page.waitForFunction(() => / alt="" /.test(document.getElementById('out-img').value));
+  await page.fill('#alt', 'A "cheese" sign');
+  assert.equal(await page.inputValue('#out-toml'), '["say \\"cheese\\".jpg"]\nalt = "A \\"cheese\\" sign"');
+  await aspects(null);
+  assert.match(await page.textContent('#aspects-note'), /middle/);
+
   assert.deepEqual(page.problems, []);
   await context.close();
 });

@@ -61,6 +61,8 @@ fn check_source_reports_every_bad_metadata_file_with_its_line() {
     )
     .unwrap();
     std::fs::write(root.join(".git/.imgserver.toml"), "not toml at all [").unwrap();
+    std::fs::write(root.join("x.jpg"), b"").unwrap();
+    std::fs::write(root.join("a/b/y.jpg"), b"").unwrap();
     let (code, out, err) = run(&["check-source", root.to_str().unwrap()], &[]);
     assert_eq!(code, 2, "{out}{err}");
     let bad = root.join("a/b/.imgserver.toml");
@@ -69,7 +71,7 @@ fn check_source_reports_every_bad_metadata_file_with_its_line() {
         "{err}"
     );
     assert!(
-        err.contains("1 of 2 metadata file(s)"),
+        err.contains("1 problem(s) in 2 metadata file(s)"),
         ".git is skipped: {err}"
     );
 
@@ -81,6 +83,17 @@ fn check_source_reports_every_bad_metadata_file_with_its_line() {
     let (code, out, err) = run(&["check-source", root.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 metadata file(s)"), "{out}");
+    // An entry naming no file of its folder is a problem too (most likely a typo).
+    std::fs::write(
+        root.join(".imgserver.toml"),
+        "[\"x.jpg\"]\nalt = \"fine\"\n\n[\"ghost.jpg\"]\nalt = \"?\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["check-source", root.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    let top = root.join(".imgserver.toml");
+    let expected = format!("{}:4: \"ghost.jpg\": no such file", top.display());
+    assert!(err.contains(&expected), "{err}");
     // No configuration needed, and a missing folder is an error.
     let (code, _, _) = run(&["check-source", "/definitely/not/here"], &[]);
     assert_eq!(code, 2);
