@@ -115,10 +115,6 @@
   const short = (commit) => (commit || '').slice(0, 7);
 
   // URLs keep their raw '&': valid in HTML attributes, and what people expect to paste.
-  function escapeAttr(s) {
-    return String(s).replace(/"/g, '&quot;').replace(/</g, '&lt;');
-  }
-
   // Text for HTML (an attribute's value or an element's content): every character it gives a meaning to.
   const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
   const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
@@ -1416,7 +1412,7 @@
     const size = displaySize();
     const dims = size ? ' width="' + size.width + '" height="' + size.height + '"' : '';
     const tail = dims + ' alt="' + escapeHtml(altText()) + '" loading="lazy" decoding="async">';
-    const attr = (s) => escapeAttr(s);
+    const attr = escapeHtml;
     const imgTag = (s) => {
       const src = absolute(urlOf(ed.entry, srcItem(s, p)[0]));
       if (s.mode === 'single') return '<img src="' + attr(src) + '"' + tail;
