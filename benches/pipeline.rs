@@ -18,8 +18,8 @@ use criterion::{
 };
 use imgserver::pipeline::steps;
 use imgserver::pipeline::{
-    render, Crop, Fit, Flip, Focus, Gravity, ImageFormat, Operations, Padding, PipelineSettings,
-    RenderSpec, Rgba, Rotation, ShrinkOnLoad, Sigma,
+    render, Crop, Flip, Focus, Gravity, ImageFormat, Operations, Padding, PipelineSettings,
+    RenderSpec, Rotation, ShrinkOnLoad, Sigma,
 };
 
 /// Process CPU time (`CLOCK_PROCESS_CPUTIME_ID`), in nanoseconds.
@@ -114,18 +114,7 @@ fn sample(name: &str) -> Vec<u8> {
 }
 
 fn spec(format: ImageFormat) -> RenderSpec {
-    RenderSpec {
-        width: Some(400),
-        height: None,
-        fit: Fit::Cover,
-        gravity: Gravity::Center,
-        enlarge: false,
-        background: Rgba::WHITE,
-        format,
-        quality: 80,
-        animate: false,
-        ops: Operations::default(),
-    }
+    RenderSpec::resize(Some(400), None, format)
 }
 
 /// Settings as the service runs them: libwebp method 4 and ravif speed from the defaults.
@@ -328,12 +317,7 @@ fn operations(c: &mut C) {
         (
             "pad=20",
             with(Operations {
-                pad: Padding {
-                    top: 20,
-                    right: 20,
-                    bottom: 20,
-                    left: 20,
-                },
+                pad: Padding::uniform(20),
                 ..Operations::default()
             }),
         ),
@@ -450,12 +434,7 @@ fn operations(c: &mut C) {
                 Some(400),
                 None,
                 Operations {
-                    pad: Padding {
-                        top: 20,
-                        right: 20,
-                        bottom: 20,
-                        left: 20,
-                    },
+                    pad: Padding::uniform(20),
                     ..Operations::default()
                 },
             ),

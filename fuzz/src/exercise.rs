@@ -5,8 +5,8 @@
 //! (a 500 to the client) is a finding.
 
 use imgserver::pipeline::{
-    probe, render, sniff, Crop, Fit, Flip, Gravity, ImageFormat, Operations, Padding,
-    PipelineError, PipelineSettings, RenderSpec, Rgba, Rotation, Sigma,
+    probe, render, sniff, Crop, Fit, Flip, ImageFormat, Operations, Padding, PipelineError,
+    PipelineSettings, RenderSpec, Rotation, Sigma,
 };
 
 /// Tighter than the defaults so that one input costs milliseconds, not a 50 MP decode; the
@@ -24,15 +24,7 @@ pub fn settings() -> PipelineSettings {
 /// operations and the alpha flattening too.
 pub fn spec() -> RenderSpec {
     RenderSpec {
-        width: Some(48),
-        height: Some(32),
         fit: Fit::Contain,
-        gravity: Gravity::Center,
-        enlarge: false,
-        background: Rgba::WHITE,
-        format: ImageFormat::Jpeg,
-        quality: 80,
-        animate: false,
         ops: Operations {
             trim: Some(20),
             crop: Some(Crop::Fractions {
@@ -58,6 +50,7 @@ pub fn spec() -> RenderSpec {
             interlace: true,
             lossless: false,
         },
+        ..RenderSpec::resize(Some(48), Some(32), ImageFormat::Jpeg)
     }
 }
 

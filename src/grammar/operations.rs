@@ -56,32 +56,29 @@ pub fn crop(value: &str) -> Result<Crop, RequestError> {
     if parts.len() != 4 {
         return Err(invalid(USAGE));
     }
-    let crop = if parts.iter().all(|p| p.contains('.')) {
-        let f: Vec<u32> = parts
-            .iter()
-            .map(|p| fraction(p))
-            .collect::<Option<_>>()
-            .ok_or_else(|| invalid(USAGE))?;
+    let fractions = parts.iter().all(|p| p.contains('.'));
+    let number = if fractions { fraction } else { whole };
+    let n: Vec<u32> = parts
+        .iter()
+        .map(|p| number(p))
+        .collect::<Option<_>>()
+        .ok_or_else(|| invalid(USAGE))?;
+    let (x, y, width, height) = (n[0], n[1], n[2], n[3]);
+    let crop = if fractions {
         Crop::Fractions {
-            x: f[0],
-            y: f[1],
-            width: f[2],
-            height: f[3],
+            x,
+            y,
+            width,
+            height,
         }
     } else {
-        let p: Vec<u32> = parts
-            .iter()
-            .map(|p| whole(p))
-            .collect::<Option<_>>()
-            .ok_or_else(|| invalid(USAGE))?;
         Crop::Pixels {
-            x: p[0],
-            y: p[1],
-            width: p[2],
-            height: p[3],
+            x,
+            y,
+            width,
+            height,
         }
     };
-    let (Crop::Pixels { width, height, .. } | Crop::Fractions { width, height, .. }) = crop;
     if width == 0 || height == 0 {
         return Err(invalid(USAGE));
     }
@@ -161,12 +158,7 @@ pub fn pad(value: &str) -> Result<Padding, RequestError> {
         .collect::<Option<_>>()
         .ok_or_else(usage)?;
     match sides[..] {
-        [n] => Ok(Padding {
-            top: n,
-            right: n,
-            bottom: n,
-            left: n,
-        }),
+        [n] => Ok(Padding::uniform(n)),
         [top, right, bottom, left] => Ok(Padding {
             top,
             right,

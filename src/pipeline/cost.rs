@@ -155,7 +155,7 @@ fn encode_picos(format: ImageFormat, settings: &PipelineSettings) -> u64 {
 mod tests {
     use super::*;
     use crate::pipeline::layout::layout;
-    use crate::pipeline::{Fit, Gravity, Operations, Padding, Rgba, ShrinkOnLoad, Sigma};
+    use crate::pipeline::{Fit, Operations, Padding, ShrinkOnLoad, Sigma};
 
     fn header(format: ImageFormat, width: u32, height: u32) -> Header {
         Header {
@@ -180,16 +180,10 @@ mod tests {
         let (format, sw, sh) = source;
         let (out_format, w, h) = out;
         let spec = RenderSpec {
-            width: Some(w),
-            height: Some(h),
             fit: Fit::Fill,
-            gravity: Gravity::Center,
             enlarge: true,
-            background: Rgba::WHITE,
-            format: out_format,
-            quality: 80,
-            animate: false,
             ops,
+            ..RenderSpec::resize(Some(w), Some(h), out_format)
         };
         let settings = PipelineSettings::default();
         let header = header(format, sw, sh);

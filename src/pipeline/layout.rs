@@ -115,7 +115,7 @@ pub fn layout(
 mod tests {
     use super::*;
     use crate::pipeline::operations::{Crop, Focus, Operations, Rotation};
-    use crate::pipeline::{ImageFormat, Rgba};
+    use crate::pipeline::ImageFormat;
 
     fn header(width: u32, height: u32, orientation: u8) -> Header {
         Header {
@@ -130,16 +130,8 @@ mod tests {
 
     fn spec(width: Option<u32>, height: Option<u32>, ops: Operations) -> RenderSpec {
         RenderSpec {
-            width,
-            height,
-            fit: Fit::Cover,
-            gravity: Gravity::Center,
-            enlarge: false,
-            background: Rgba::WHITE,
-            format: ImageFormat::Jpeg,
-            quality: 80,
-            animate: false,
             ops,
+            ..RenderSpec::resize(width, height, ImageFormat::Jpeg)
         }
     }
 
@@ -183,32 +175,21 @@ mod tests {
             }),
             ..Operations::default()
         };
-        let settings = PipelineSettings::default();
-        let l = layout(
-            &header(400, 100, 1),
-            None,
-            &spec(Some(100), Some(100), ops),
-            &settings,
-        )
-        .unwrap();
-        assert_eq!(l.stored.x, 300.0);
+        // A 100x100 cover box on a 400x100 source.
+        let square = |ops: Operations| {
+            let settings = PipelineSettings::default();
+            layout(
+                &header(400, 100, 1),
+                None,
+                &spec(Some(100), Some(100), ops),
+                &settings,
+            )
+        };
+        assert_eq!(square(ops).unwrap().stored.x, 300.0);
         ops.pad.left = 7;
         ops.pad.top = 3;
-        let l = layout(
-            &header(400, 100, 1),
-            None,
-            &spec(Some(100), Some(100), ops),
-            &settings,
-        )
-        .unwrap();
-        assert_eq!(l.canvas, (107, 103));
+        assert_eq!(square(ops).unwrap().canvas, (107, 103));
         ops.pad.left = 5000;
-        assert!(layout(
-            &header(400, 100, 1),
-            None,
-            &spec(Some(100), Some(100), ops),
-            &settings
-        )
-        .is_err());
+        assert!(square(ops).is_err());
     }
 }

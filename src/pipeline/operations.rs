@@ -123,6 +123,16 @@ pub struct Padding {
 }
 
 impl Padding {
+    /// `pixels` on every side.
+    pub fn uniform(pixels: u32) -> Self {
+        Padding {
+            top: pixels,
+            right: pixels,
+            bottom: pixels,
+            left: pixels,
+        }
+    }
+
     pub fn is_none(self) -> bool {
         self == Padding::default()
     }

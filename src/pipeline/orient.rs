@@ -122,6 +122,14 @@ pub fn apply(src: Bitmap, orientation: u8) -> Bitmap {
 mod tests {
     use super::*;
 
+    /// Pixel (2,0) of [`upright`], which holds the value 3.
+    const PIXEL_OF_3: Rect = Rect {
+        x: 2.0,
+        y: 0.0,
+        width: 1.0,
+        height: 1.0,
+    };
+
     /// A 3x2 upright grey image with distinct values, and how each orientation stores it.
     fn upright() -> Bitmap {
         Bitmap::new(3, 2, 1, vec![1, 2, 3, 4, 5, 6]).unwrap()
@@ -153,12 +161,7 @@ mod tests {
     #[test]
     fn rects_map_to_the_pixels_that_show_there() {
         // Displayed pixel (2,0) (value 3) must map to where 3 is stored.
-        let r = Rect {
-            x: 2.0,
-            y: 0.0,
-            width: 1.0,
-            height: 1.0,
-        };
+        let r = PIXEL_OF_3;
         for o in 1..=8 {
             let s = stored(o);
             let m = rect_to_stored(r, o, f64::from(s.width), f64::from(s.height));
@@ -173,7 +176,7 @@ mod tests {
 
     #[test]
     fn composition_matches_applying_twice() {
-        let img = Bitmap::new(3, 2, 1, vec![1, 2, 3, 4, 5, 6]).unwrap();
+        let img = upright();
         for a in 1..=8 {
             assert_eq!(
                 apply(apply(img.clone(), a), inverse(a)),
@@ -193,14 +196,9 @@ mod tests {
 
     #[test]
     fn rects_follow_the_pixels_through_any_turn() {
-        let img = Bitmap::new(3, 2, 1, vec![1, 2, 3, 4, 5, 6]).unwrap();
-        // Pixel (2,0) holds 3; wherever a turn puts the value 3, map_rect must put the rect.
-        let r = Rect {
-            x: 2.0,
-            y: 0.0,
-            width: 1.0,
-            height: 1.0,
-        };
+        let img = upright();
+        // Wherever a turn puts the value 3, map_rect must put the rect of its pixel.
+        let r = PIXEL_OF_3;
         for o in 1..=8 {
             let out = apply(img.clone(), o);
             let m = map_rect(r, o, (3.0, 2.0));

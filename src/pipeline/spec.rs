@@ -271,6 +271,26 @@ pub struct RenderSpec {
     pub ops: Operations,
 }
 
+impl RenderSpec {
+    /// A plain resize to the `width` x `height` box in `format`: cover, centred, no upscaling,
+    /// white background, quality 80, one frame, no other operation. The base that benches,
+    /// tests and the fuzzers adjust with struct update syntax.
+    pub fn resize(width: Option<u32>, height: Option<u32>, format: ImageFormat) -> Self {
+        Self {
+            width,
+            height,
+            fit: Fit::Cover,
+            gravity: Gravity::Center,
+            enlarge: false,
+            background: Rgba::WHITE,
+            format,
+            quality: 80,
+            animate: false,
+            ops: Operations::default(),
+        }
+    }
+}
+
 /// Service-wide knobs of the pipeline, taken from the `images` config section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineSettings {

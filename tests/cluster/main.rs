@@ -33,8 +33,9 @@ use std::time::{Duration, Instant};
 
 use common::client::{client_builder, error_chain};
 use common::fixtures::fixtures_dir;
-use common::git::{Change, Remote, BLUE, GREEN, RED};
+use common::git::{Change, Remote};
 use common::images::{is_solid, png};
+use common::images::{BLUE, GREEN, RED};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;

@@ -11,9 +11,6 @@ use tempfile::TempDir;
 use super::app::TestApp;
 
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
-pub const RED: [u8; 3] = [220, 20, 20];
-pub const BLUE: [u8; 3] = [20, 20, 220];
-pub const GREEN: [u8; 3] = [20, 200, 20];
 
 /// One change of a commit.
 pub enum Change<'a> {

@@ -1,6 +1,14 @@
 //! Images made and checked by the tests, with the `image` crate: a decoder independent of the
 //! server's pipeline, so a test checks what a client would see.
 
+/// The colours the tests paint their generated images with: far apart, so a few levels of
+/// tolerance tell them apart after resampling and lossy encoding.
+pub const RED: [u8; 3] = [230, 20, 20];
+pub const GREEN: [u8; 3] = [20, 200, 40];
+pub const BLUE: [u8; 3] = [30, 40, 220];
+pub const YELLOW: [u8; 3] = [240, 220, 20];
+pub const WHITE: [u8; 3] = [255, 255, 255];
+
 /// The format and size of an encoded image (AVIF, which the test's decoder cannot read, by
 /// its container's `ispe` box).
 pub fn decode(bytes: &[u8]) -> (String, u32, u32) {

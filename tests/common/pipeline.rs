@@ -1,23 +1,10 @@
 //! What the pipeline tests share: a default spec, decoding outputs back with the `image` crate
 //! and a reference resample to compare against.
 
-use imgserver::pipeline::{
-    Fit, Gravity, ImageFormat, Operations, PipelineSettings, RenderSpec, Rgba,
-};
+use imgserver::pipeline::{ImageFormat, PipelineSettings, RenderSpec};
 
 pub fn spec(width: Option<u32>, height: Option<u32>, format: ImageFormat) -> RenderSpec {
-    RenderSpec {
-        width,
-        height,
-        fit: Fit::Cover,
-        gravity: Gravity::Center,
-        enlarge: false,
-        background: Rgba::WHITE,
-        format,
-        quality: 80,
-        animate: false,
-        ops: Operations::default(),
-    }
+    RenderSpec::resize(width, height, format)
 }
 
 pub fn settings() -> PipelineSettings {

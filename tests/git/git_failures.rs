@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::common::client::error_of;
 use crate::common::git::*;
 use crate::common::git_servers::*;
-use crate::common::images::{is_solid, png};
+use crate::common::images::{is_solid, png, RED};
 use base64::Engine;
 
 /// A checkout of a one-image remote, then served with `overrides` (typically pointing origin

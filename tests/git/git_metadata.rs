@@ -3,9 +3,7 @@
 //! the pull and leaves every other variant warm.
 
 use crate::common::git::*;
-use crate::common::images::{bands, decode_rgba, near};
-
-const YELLOW: [u8; 3] = [240, 220, 20];
+use crate::common::images::{bands, decode_rgba, near, BLUE, GREEN, RED, YELLOW};
 
 async fn square(
     app: &crate::common::app::TestApp,

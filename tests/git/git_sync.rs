@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::git::*;
-use crate::common::images::{is_solid, png};
+use crate::common::images::{is_solid, png, BLUE, GREEN, RED};
 use crate::common::{client::error_of, images::decode};
 
 #[tokio::test]

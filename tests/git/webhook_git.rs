@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::git::*;
-use crate::common::images::{is_solid, png};
+use crate::common::images::{is_solid, png, BLUE, GREEN, RED};
 use crate::common::{app::TestApp, client::error_of};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -3,7 +3,7 @@
 
 use crate::common::git::*;
 use crate::common::git_servers::*;
-use crate::common::images::{is_solid, png};
+use crate::common::images::{is_solid, png, BLUE, GREEN, RED};
 use crate::common::{app::TestApp, client::error_of};
 
 /// Every admin call: (method, path, body).

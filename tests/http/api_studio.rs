@@ -600,8 +600,9 @@ async fn sign_refuses_what_is_not_an_image_url_of_this_server() {
 /// successful sync, not just the checkout's HEAD.
 #[tokio::test]
 async fn status_reports_the_served_commit_and_last_sync() {
-    use crate::common::git::{clone, Change, Remote, BLUE, RED};
+    use crate::common::git::{clone, Change, Remote};
     use crate::common::images::png;
+    use crate::common::images::{BLUE, RED};
     let remote = Remote::new();
     let first = remote.commit(&[Change::Put("a.png", png(20, 10, RED))]);
     let app = crate::common::git::spawn(clone(&remote), &[]).await;

@@ -5,13 +5,8 @@
 
 use crate::common::{
     app::TestApp,
-    images::{bands, decode_rgba, near},
+    images::{bands, decode_rgba, near, BLUE, GREEN, RED, YELLOW},
 };
-
-const RED: [u8; 3] = [230, 20, 20];
-const GREEN: [u8; 3] = [20, 200, 40];
-const BLUE: [u8; 3] = [30, 40, 220];
-const YELLOW: [u8; 3] = [240, 220, 20];
 
 async fn app() -> TestApp {
     let app = TestApp::spawn().await;

@@ -6,14 +6,8 @@
 use crate::common::{
     app::TestApp,
     client::error_of,
-    images::{decode, decode_rgba, near},
+    images::{bands, decode, decode_rgba, near, BLUE, GREEN, RED, WHITE, YELLOW},
 };
-
-const RED: [u8; 3] = [230, 20, 20];
-const GREEN: [u8; 3] = [20, 200, 40];
-const BLUE: [u8; 3] = [30, 40, 220];
-const YELLOW: [u8; 3] = [240, 220, 20];
-const WHITE: [u8; 3] = [255, 255, 255];
 
 fn encode_png(img: image::RgbaImage) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
@@ -36,13 +30,6 @@ fn quadrants() -> Vec<u8> {
             (true, false) => BLUE,
             (false, false) => YELLOW,
         })
-    }))
-}
-
-/// 400x100: four 100 px bands, red, green, blue, yellow from the left.
-fn bands() -> Vec<u8> {
-    encode_png(image::RgbaImage::from_fn(400, 100, |x, _| {
-        rgba([RED, GREEN, BLUE, YELLOW][(x / 100) as usize])
     }))
 }
 
@@ -79,23 +66,30 @@ async fn app() -> TestApp {
     let dir = app.root.path().join("ops");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("quadrants.png"), quadrants()).unwrap();
-    std::fs::write(dir.join("bands.png"), bands()).unwrap();
+    // 400x100: four 100 px bands, red, green, blue, yellow from the left.
+    let four = bands(&[RED, GREEN, BLUE, YELLOW], 100, 100);
+    std::fs::write(dir.join("bands.png"), four).unwrap();
     std::fs::write(dir.join("framed.png"), framed()).unwrap();
     std::fs::write(dir.join("subject.png"), subject_off_centre()).unwrap();
     app
 }
 
-async fn image(app: &TestApp, path_and_query: &str) -> image::RgbaImage {
+/// The body of a request that must succeed.
+async fn body(app: &TestApp, path_and_query: &str) -> Vec<u8> {
     let res = app.get(path_and_query).await;
     let status = res.status();
-    let body = res.bytes().await.unwrap();
+    let body = res.bytes().await.unwrap().to_vec();
     assert_eq!(
         status,
         200,
         "{path_and_query}: {}",
         String::from_utf8_lossy(&body)
     );
-    decode_rgba(&body)
+    body
+}
+
+async fn image(app: &TestApp, path_and_query: &str) -> image::RgbaImage {
+    decode_rgba(&body(app, path_and_query).await)
 }
 
 /// The colour at the centre of each quadrant of `img`: TL, TR, BL, BR.
@@ -369,20 +363,10 @@ async fn blur_lowers_and_sharpen_raises_edge_energy() {
 #[tokio::test]
 async fn interlace_gives_progressive_jpeg_and_adam7_png() {
     let app = app().await;
-    let body = |q: &'static str| {
-        let app = &app;
-        async move {
-            app.get(&format!("/img/storm.jpg?w=300&{q}"))
-                .await
-                .bytes()
-                .await
-                .unwrap()
-        }
-    };
     let sof = |jpeg: &[u8], marker: u8| jpeg.windows(2).any(|w| w == [0xFF, marker]);
-    let progressive = body("interlace=1").await;
+    let progressive = body(&app, "/img/storm.jpg?w=300&interlace=1").await;
     assert!(sof(&progressive, 0xC2), "SOF2: progressive");
-    let baseline = body("interlace=0").await;
+    let baseline = body(&app, "/img/storm.jpg?w=300&interlace=0").await;
     assert!(
         sof(&baseline, 0xC0) && !sof(&baseline, 0xC2),
         "SOF0: baseline"
@@ -392,8 +376,8 @@ async fn interlace_gives_progressive_jpeg_and_adam7_png() {
     let b = decode_rgba(&baseline);
     assert!(crate::common::images::mean_abs_diff(&a, &b) < 2.0);
 
-    let interlaced = body("fmt=png&interlace=1").await;
-    let plain = body("fmt=png").await;
+    let interlaced = body(&app, "/img/storm.jpg?w=300&fmt=png&interlace=1").await;
+    let plain = body(&app, "/img/storm.jpg?w=300&fmt=png").await;
     // IHDR's interlace method (byte 28 of the file): 1 is Adam7.
     assert_eq!((interlaced[28], plain[28]), (1, 0));
     assert_eq!(
@@ -402,48 +386,27 @@ async fn interlace_gives_progressive_jpeg_and_adam7_png() {
         "the same pixels"
     );
     // An odd size exercises every pass's edge.
-    let odd = app
-        .get("/img/ops/quadrants.png?w=13&fmt=png&interlace=1")
-        .await;
-    let odd = decode_rgba(&odd.bytes().await.unwrap());
-    let even = decode_rgba(
-        &app.get("/img/ops/quadrants.png?w=13&fmt=png")
-            .await
-            .bytes()
-            .await
-            .unwrap(),
-    );
+    let odd = image(&app, "/img/ops/quadrants.png?w=13&fmt=png&interlace=1").await;
+    let even = image(&app, "/img/ops/quadrants.png?w=13&fmt=png").await;
     assert_eq!(odd, even);
 }
 
 #[tokio::test]
 async fn lossless_webp_equals_the_resized_pixels() {
     let app = app().await;
-    let get = |q: &'static str| {
-        let app = &app;
-        async move {
-            app.get(&format!("/img/storm.jpg?w=240&{q}"))
-                .await
-                .bytes()
-                .await
-                .unwrap()
-        }
-    };
-    let lossless = get("fmt=webp&lossless=1").await;
+    let lossless = body(&app, "/img/storm.jpg?w=240&fmt=webp&lossless=1").await;
     assert_eq!(decode(&lossless).0, "webp");
-    let png = get("fmt=png").await;
+    let png = body(&app, "/img/storm.jpg?w=240&fmt=png").await;
     assert_eq!(decode_rgba(&lossless), decode_rgba(&png), "pixel for pixel");
-    let lossy = get("fmt=webp").await;
+    let lossy = body(&app, "/img/storm.jpg?w=240&fmt=webp").await;
     assert_ne!(decode_rgba(&lossy), decode_rgba(&png));
     // With alpha too (a transparent source).
-    let a = app
-        .get("/img/formats/storm-alpha.png?w=200&fmt=webp&lossless=1")
-        .await;
-    let b = app.get("/img/formats/storm-alpha.png?w=200&fmt=png").await;
-    let (a, b) = (
-        decode_rgba(&a.bytes().await.unwrap()),
-        decode_rgba(&b.bytes().await.unwrap()),
-    );
+    let a = image(
+        &app,
+        "/img/formats/storm-alpha.png?w=200&fmt=webp&lossless=1",
+    )
+    .await;
+    let b = image(&app, "/img/formats/storm-alpha.png?w=200&fmt=png").await;
     assert_eq!(a, b);
 }
 
@@ -568,19 +531,14 @@ async fn presets_use_the_operations_and_allowed_widths_apply_before_padding() {
 async fn per_format_qualities_apply_without_q() {
     let app =
         TestApp::spawn_with(&[("images.quality.jpeg", "20"), ("images.quality.webp", "95")]).await;
-    let size = |q: &'static str| {
-        let app = &app;
-        async move {
-            app.get(&format!("/img/storm.jpg?w=400&{q}"))
-                .await
-                .bytes()
-                .await
-                .unwrap()
-                .len()
-        }
-    };
-    let (low, default_q) = (size("fmt=jpeg").await, size("fmt=jpeg&q=80").await);
+    let (low, default_q) = (
+        body(&app, "/img/storm.jpg?w=400&fmt=jpeg").await.len(),
+        body(&app, "/img/storm.jpg?w=400&fmt=jpeg&q=80").await.len(),
+    );
     assert!(low * 2 < default_q, "jpeg at 20: {low} vs {default_q}");
-    let (high, q80) = (size("fmt=webp").await, size("fmt=webp&q=80").await);
+    let (high, q80) = (
+        body(&app, "/img/storm.jpg?w=400&fmt=webp").await.len(),
+        body(&app, "/img/storm.jpg?w=400&fmt=webp&q=80").await.len(),
+    );
     assert!(high > q80 * 3 / 2, "webp at 95: {high} vs {q80}");
 }

@@ -460,8 +460,9 @@ async fn rate_limiters_and_git_syncs_report_for_real() {
         0.0
     );
 
-    use crate::common::git::{clone, Change, Remote, BLUE, RED};
+    use crate::common::git::{clone, Change, Remote};
     use crate::common::images::png;
+    use crate::common::images::{BLUE, RED};
     let remote = Remote::new();
     let first = remote.commit(&[Change::Put("a.png", png(20, 10, RED))]);
     let app = crate::common::git::spawn(clone(&remote), &[]).await;

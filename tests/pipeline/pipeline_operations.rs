@@ -119,12 +119,7 @@ fn flattening_comes_after_the_padding() {
     let source = sample("formats/storm-alpha.png");
     let mut spec = with(
         Operations {
-            pad: Padding {
-                top: 8,
-                right: 8,
-                bottom: 8,
-                left: 8,
-            },
+            pad: Padding::uniform(8),
             ..Operations::default()
         },
         Some(200),
@@ -146,12 +141,7 @@ fn a_translucent_background_keeps_alpha_in_avif_too() {
     let source = png(64, 48, [200, 30, 30]);
     let mut spec = with(
         Operations {
-            pad: Padding {
-                top: 4,
-                right: 4,
-                bottom: 4,
-                left: 4,
-            },
+            pad: Padding::uniform(4),
             ..Operations::default()
         },
         None,

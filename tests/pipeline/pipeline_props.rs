@@ -201,7 +201,7 @@ proptest! {
         s.enlarge = enlarge;
         s.ops.rotation = Rotation::from_degrees(quarters * 90).unwrap();
         s.ops.flip = Flip { horizontal: flip.0, vertical: flip.1 };
-        s.ops.pad = Padding { top: pad, right: pad, bottom: pad, left: pad };
+        s.ops.pad = Padding::uniform(pad);
         let Ok(out) = render(&png, &s, &settings) else {
             // Only padding past the ceiling may be refused.
             prop_assert!(pad > 0);
