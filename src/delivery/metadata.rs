@@ -29,47 +29,43 @@ impl FolderMetadata {
         let folder = match self.parsed.get(&meta.content_id) {
             Some(known) => known,
             None => {
-                let parsed = self.read(source, file).await;
+                let parsed = read(source, file).await;
                 self.parsed.insert(meta.content_id.clone(), parsed.clone());
                 parsed
             }
         };
         folder?.image(&meta.name).cloned()
     }
+}
 
-    async fn read(&self, source: &Arc<dyn SourceTree>, file: &FileRef) -> Option<Arc<FolderMeta>> {
-        let (source, f) = (source.clone(), file.clone());
-        let read = blocking(move || {
-            let meta = f.metadata.as_ref().expect("checked by the caller");
-            source.read_metadata(meta, &f)
-        })
-        .await;
-        let folder = folder_of(file);
-        let bytes = match read {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                tracing::warn!(folder, error = %e, "folder metadata unreadable; ignored");
-                return None;
-            }
-        };
-        let parsed = std::str::from_utf8(&bytes)
-            .map_err(|_| metadata::MetadataError {
-                line: 1,
-                message: "not UTF-8 text".into(),
-            })
-            .and_then(metadata::parse);
-        match parsed {
-            Ok(folder) => Some(Arc::new(folder)),
-            Err(e) => {
-                tracing::warn!(
-                    folder,
-                    file = metadata::METADATA_FILE,
-                    line = e.line,
-                    error = %e.message,
-                    "malformed folder metadata; ignored as a whole"
-                );
-                None
-            }
+/// Reads and parses the metadata of `file`'s folder on the blocking pool (a file read, and a
+/// parse of up to 256 KiB: neither belongs on the async workers); a problem is logged and the
+/// metadata counts as absent.
+async fn read(source: &Arc<dyn SourceTree>, file: &FileRef) -> Option<Arc<FolderMeta>> {
+    let (source, f) = (source.clone(), file.clone());
+    let read = blocking(move || {
+        let meta = f.metadata.as_ref().expect("checked by the caller");
+        source
+            .read_metadata(meta, &f)
+            .map(|bytes| metadata::parse_bytes(&bytes))
+    })
+    .await;
+    let folder = folder_of(file);
+    match read {
+        Ok(Ok(parsed)) => Some(Arc::new(parsed)),
+        Ok(Err(e)) => {
+            tracing::warn!(
+                folder,
+                file = metadata::METADATA_FILE,
+                line = e.line,
+                error = %e.message,
+                "malformed folder metadata; ignored as a whole"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(folder, error = %e, "folder metadata unreadable; ignored");
+            None
         }
     }
 }

@@ -44,14 +44,6 @@ impl FolderMeta {
             .iter()
             .map(|(name, (_, line))| (name.as_str(), *line))
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Why a metadata file is ignored, with the line (1-based) it points at.
@@ -75,6 +67,15 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// Parses a metadata file's bytes (UTF-8 TOML).
+pub fn parse_bytes(bytes: &[u8]) -> Result<FolderMeta, MetadataError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| MetadataError {
+        line: line_of(&String::from_utf8_lossy(bytes), e.valid_up_to()),
+        message: "not UTF-8 text".into(),
+    })?;
+    parse(text)
 }
 
 /// Parses the text of a metadata file.
@@ -164,42 +165,38 @@ pub fn check_tree(root: &Path) -> std::io::Result<(usize, Vec<Problem>)> {
             } else if kind.is_file() && name == METADATA_FILE {
                 files += 1;
                 let path = entry.path();
-                let error = match std::fs::metadata(&path)?.len() {
-                    n if n > MAX_METADATA_BYTES => Some(MetadataError {
-                        line: 1,
-                        message: format!("larger than {MAX_METADATA_BYTES} bytes"),
-                    }),
-                    _ => match std::fs::read_to_string(&path) {
-                        Ok(text) => match parse(&text) {
-                            Ok(folder) => {
-                                for (name, line) in folder.names() {
-                                    if !dir.join(name).is_file() {
-                                        problems.push(Problem {
-                                            file: path.clone(),
-                                            error: MetadataError {
-                                                line,
-                                                message: format!(
-                                                    "{name:?}: no such file in this folder"
-                                                ),
-                                            },
-                                        });
-                                    }
-                                }
-                                None
-                            }
-                            Err(e) => Some(e),
-                        },
-                        Err(e) => Some(MetadataError {
-                            line: 1,
-                            message: format!("cannot be read as UTF-8 text: {e}"),
-                        }),
-                    },
-                };
-                problems.extend(error.map(|error| Problem { file: path, error }));
+                for error in check_file(&dir, &path)? {
+                    problems.push(Problem {
+                        file: path.clone(),
+                        error,
+                    });
+                }
             }
         }
     }
     Ok((files, problems))
+}
+
+/// The problems of the metadata file at `path` in the folder `dir`.
+fn check_file(dir: &Path, path: &Path) -> std::io::Result<Vec<MetadataError>> {
+    if std::fs::metadata(path)?.len() > MAX_METADATA_BYTES {
+        return Ok(vec![MetadataError {
+            line: 1,
+            message: format!("larger than {MAX_METADATA_BYTES} bytes"),
+        }]);
+    }
+    let folder = match parse_bytes(&std::fs::read(path)?) {
+        Ok(folder) => folder,
+        Err(e) => return Ok(vec![e]),
+    };
+    Ok(folder
+        .names()
+        .filter(|(name, _)| !dir.join(name).is_file())
+        .map(|(name, line)| MetadataError {
+            line,
+            message: format!("{name:?}: no such file in this folder"),
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -212,12 +209,18 @@ mod tests {
             "[\"cat.jpg\"]\nfocus = [0.62, 0.35]\nalt = \"A cat asleep\"\n\n[\"dog.png\"]\nalt = \"A dog\"\n",
         )
         .unwrap();
-        assert_eq!(meta.len(), 2);
+        assert_eq!(meta.names().count(), 2);
         assert_eq!(meta.image("cat.jpg").unwrap().focus, Some([0.62, 0.35]));
         assert_eq!(meta.image("dog.png").unwrap().focus, None);
         assert_eq!(meta.image("dog.png").unwrap().alt.as_deref(), Some("A dog"));
         assert!(meta.image("bird.jpg").is_none());
-        assert!(parse("").unwrap().is_empty());
+        assert_eq!(parse("").unwrap().names().count(), 0);
+        assert_eq!(
+            parse_bytes(b"[\"a.jpg\"]\nalt = \"\xff\"\n")
+                .unwrap_err()
+                .line,
+            2
+        );
     }
 
     #[test]

@@ -63,9 +63,14 @@ async fn the_focus_places_an_open_cover_crop_and_the_request_wins() {
         assert_eq!(img.dimensions(), (w, h));
         assert!(near(img.get_pixel(w - 1, h / 2), YELLOW, 4), "{w}x{h}");
     }
-    // Other fits do not crop: the focus cannot matter there.
+    // Other fits do not crop: the focus cannot matter there, so it is not in their key (the
+    // same variant as the explicitly centred one).
     let res = app.get("/img/meta/bands.png?w=100&h=100&fit=contain").await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-cache"], "miss");
+    let res = app
+        .get("/img/meta/bands.png?w=100&h=100&fit=contain&g=center")
+        .await;
+    assert_eq!(res.headers()["x-cache"], "hit-memory");
 }
 
 #[tokio::test]
