@@ -6,7 +6,6 @@
 mod operations;
 mod params;
 
-pub use operations::MAX_PAD;
 pub use params::{
     apply_path_params, is_path_param, parse_query, FormatChoice, RawParams, MAX_QUERY_PARAMS,
 };

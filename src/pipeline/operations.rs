@@ -188,8 +188,9 @@ impl Operations {
         if let Some(c) = self.crop {
             piece("crop", c.canonical());
         }
-        if self.turn() != 1 {
-            piece("turn", self.turn().to_string());
+        let turn = self.turn();
+        if turn != 1 {
+            piece("turn", turn.to_string());
         }
         if let Some(f) = self.focus {
             piece("fp", format!("{},{}", f.x, f.y));
