@@ -48,6 +48,19 @@ enum Command {
         #[arg(value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Print the `<picture>` element (or with --json the data) that GET /srcset/PATH?PARAMS
+    /// answers, with no server running: for static site generators at build time.
+    Srcset {
+        /// Print the JSON instead of the HTML.
+        #[arg(long)]
+        json: bool,
+        /// The image's path in the source folder, e.g. `photos/cat.jpg`.
+        #[arg(value_name = "PATH")]
+        path: String,
+        /// The query, as after `?` in /srcset/PATH?...: `w=400&h=300&widths=320,640&sizes=50vw`.
+        #[arg(value_name = "PARAMS", default_value = "")]
+        params: String,
+    },
 }
 
 /// `check-source`: every problem on stderr as `file:line: message`.
@@ -72,6 +85,40 @@ fn check_source(dir: &std::path::Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("imgserver: cannot read {}: {e}", dir.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `srcset`: the markup on stdout; a refusal on stderr with its code, exit 2.
+fn srcset(settings: Settings, path: &str, params: &str, json: bool) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let reply = match runtime {
+        Ok(rt) => rt.block_on(imgserver::startup::srcset_offline(settings, path, params)),
+        Err(e) => {
+            eprintln!("imgserver: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match reply {
+        Ok(reply) if json => match serde_json::to_string_pretty(&reply) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("imgserver: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(reply) => {
+            print!("{}", reply.to_html());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("imgserver: {}: {}", e.code.as_str(), e.message);
             ExitCode::from(2)
         }
     }
@@ -138,6 +185,9 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             };
+        }
+        Some(Command::Srcset { json, path, params }) => {
+            return srcset(settings, path, params, *json);
         }
         Some(Command::CheckSource { .. }) | None => {}
     }

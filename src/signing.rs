@@ -187,6 +187,11 @@ impl SignaturePolicy {
         }
     }
 
+    /// The signer of the configured key, for the URLs the server hands out.
+    pub fn signer(&self) -> Option<&UrlSigner> {
+        self.signer.as_ref()
+    }
+
     /// No signatures required.
     pub fn off() -> Self {
         Self {

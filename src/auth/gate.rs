@@ -1,6 +1,6 @@
 //! The gate of the control plane: every endpoint that accepts the admin token or the webhook
-//! secret (`/admin/`, `/hooks/`, goimgserver's `/cmd/`, and the studio's `/api/` whenever a
-//! token is presented or needed) passes it. The front door asks [`ControlPlane::governs`] before
+//! secret (`/admin/`, `/hooks/`, goimgserver's `/cmd/`, `/srcset/` while it signs URLs, and the
+//! studio's `/api/` whenever a token is presented or needed) passes it. The front door asks [`ControlPlane::governs`] before
 //! routing and charges those calls to `limits.admin_per_minute` and caps their bodies
 //! ([`super::body`]); the handlers check the token ([`super::AdminToken`]) and end each call
 //! with [`ControlCall::finish`]: the audit line and `Cache-Control: no-store`.
@@ -12,7 +12,7 @@ use ipnet::IpNet;
 
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::grammar::{under, API_PREFIX, API_SIGN, CONTROL_PREFIXES};
+use crate::grammar::{under, API_PREFIX, API_SIGN, CONTROL_PREFIXES, SRCSET_PREFIX};
 
 use super::audit;
 
@@ -26,12 +26,15 @@ const STUDIO_ADMIN_ACTIONS: [&str; 1] = [API_SIGN];
 pub struct ControlPlane {
     /// `ui.require_token`: the studio's data asks for the token too.
     studio_data_needs_token: bool,
+    /// `security.signing_key` is set: `/srcset` mints signed URLs, for the admin only.
+    srcset_signs: bool,
 }
 
 impl ControlPlane {
     pub fn new(settings: &Settings) -> Self {
         Self {
             studio_data_needs_token: settings.ui.require_token,
+            srcset_signs: settings.security.signing_key.is_some(),
         }
     }
 
@@ -41,6 +44,9 @@ impl ControlPlane {
     pub fn governs(&self, path: &str, headers: &HeaderMap) -> bool {
         if CONTROL_PREFIXES.iter().any(|p| under(path, p)) {
             return true;
+        }
+        if under(path, SRCSET_PREFIX) {
+            return self.srcset_signs;
         }
         under(path, STUDIO_API)
             && (headers.contains_key(AUTHORIZATION)
@@ -134,10 +140,17 @@ mod tests {
         assert!(open.governs("/api/status", &token));
         assert!(!open.governs("/img/a.jpg", &token));
         assert!(!open.governs("/apis", &token));
+        assert!(
+            !open.governs("/srcset/a.jpg", &token),
+            "public without signing"
+        );
         let locked = ControlPlane {
             studio_data_needs_token: true,
+            srcset_signs: true,
         };
         assert!(locked.governs("/api/tree", &none));
+        assert!(locked.governs("/srcset/a.jpg", &none), "mints signed URLs");
+        assert!(!locked.governs("/srcsets", &none));
         assert_eq!(ControlPlane::area("/api/tree"), "api");
         assert_eq!(ControlPlane::area("/cmd/clear"), "cmd");
     }

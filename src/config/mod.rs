@@ -146,6 +146,8 @@ pub struct ImageSettings {
     pub allowed_widths: Vec<u32>,
     pub allowed_heights: Vec<u32>,
     pub snap_to_allowed: bool,
+    /// The widths `/srcset` offers when `allowed_widths` is empty; sorted, no duplicates.
+    pub srcset_widths: Vec<u32>,
     /// Preset name → query string.
     pub presets: BTreeMap<String, String>,
     pub presets_only: bool,

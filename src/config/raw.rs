@@ -109,6 +109,7 @@ section!(RawImages {
     fallback_cache_control: String,
     allowed_widths: ListValue,
     allowed_heights: ListValue,
+    srcset_widths: ListValue,
     snap_to_allowed: bool,
     presets_only: bool,
     webp_effort: u8,

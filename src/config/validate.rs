@@ -374,6 +374,10 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             ShrinkOnLoad::Quality
         }
     };
+    let srcset_widths = p.sizes("images.srcset_widths", i.srcset_widths, max_width);
+    if srcset_widths.is_empty() {
+        p.add("images.srcset_widths", "must name at least one width");
+    }
     let images = ImageSettings {
         default_quality,
         quality: qualities,
@@ -388,6 +392,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         allowed_widths: p.sizes("images.allowed_widths", i.allowed_widths, max_width),
         allowed_heights: p.sizes("images.allowed_heights", i.allowed_heights, max_height),
         snap_to_allowed: p.take("images.snap_to_allowed", i.snap_to_allowed),
+        srcset_widths,
         presets,
         presets_only: p.take("images.presets_only", i.presets_only),
         webp_effort: p.in_range("images.webp_effort", webp_effort, 0, 6),

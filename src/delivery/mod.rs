@@ -9,6 +9,7 @@
 mod conditional;
 mod metadata;
 mod original;
+mod srcset;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -33,6 +34,7 @@ use crate::source::{
 
 pub use conditional::etag_matches;
 pub use original::OriginalStream;
+pub use srcset::{SourceSet, SrcsetReply};
 
 /// Enough leading bytes to tell every supported format apart.
 const SNIFF_BYTES: usize = 64;
@@ -209,7 +211,9 @@ impl Delivery {
         self.apply_path_params(&mut RawParams::default(), &found)?;
         let file = found.file;
         let (opened, _held) = self.open(&file).await?;
-        let info = original::probe(&opened, &self.budget, &self.pipeline).await?;
+        let info = original::probe(&opened, &self.budget, &self.pipeline)
+            .await?
+            .info();
         let meta = self
             .metadata
             .of(&self.source, &file)
@@ -259,7 +263,9 @@ impl Delivery {
             ));
         }
         let (opened, held) = self.open(&file).await?;
-        let info = original::probe(&opened, &self.budget, &self.pipeline).await?;
+        let info = original::probe(&opened, &self.budget, &self.pipeline)
+            .await?
+            .info();
         let held = match opened.reads_in_place() {
             true => self.budget.acquire(original::STREAM_HELD_BYTES).await?,
             false => held,

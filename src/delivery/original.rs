@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::blocking;
 use crate::error::AppError;
 use crate::limits::{SourceBudget, SourcePermit};
-use crate::pipeline::{self, PipelineError, PipelineSettings, SourceInfo};
+use crate::pipeline::{self, Outputs, PipelineError, PipelineSettings};
 use crate::source::Opened;
 
 /// The first header read: enough for nearly every file (JPEG's EXIF and ICC segments included).
@@ -29,20 +29,20 @@ const STREAM_CHUNK_BYTES: u64 = 64 * 1024;
 /// Charged per streamed original: its chunk, and the connection's write buffer that copies it.
 pub(super) const STREAM_HELD_BYTES: u64 = 2 * STREAM_CHUNK_BYTES;
 
-/// The source's header facts, read from a prefix of `opened`. A prefix that does not hold the
+/// The source's checked header, read from a prefix of `opened`. A prefix that does not hold the
 /// whole header is grown, up to the whole file (which `images.max_source_bytes` bounds); the
 /// error of the whole file is the answer.
 pub(super) async fn probe(
     opened: &Opened,
     budget: &Arc<SourceBudget>,
     settings: &PipelineSettings,
-) -> Result<SourceInfo, AppError> {
+) -> Result<Outputs, AppError> {
     if !opened.reads_in_place() {
         // Already in memory (and charged whole): a slice costs nothing.
         let bytes = opened
             .read_at(0, opened.size() as usize)
             .map_err(read_error)?;
-        return Ok(pipeline::probe(&bytes, settings)?);
+        return Ok(pipeline::outputs(&bytes, settings)?);
     }
     let size = opened.size();
     let mut want = FIRST_PREFIX_BYTES;
@@ -51,7 +51,7 @@ pub(super) async fn probe(
         let _held = budget.acquire(len).await?;
         let file = opened.clone();
         let prefix = blocking(move || file.read_at(0, len as usize).map_err(read_error)).await?;
-        match pipeline::probe(&prefix, settings) {
+        match pipeline::outputs(&prefix, settings) {
             Err(PipelineError::Unsupported(_)) if len < size => {
                 want = want.saturating_mul(PREFIX_GROWTH);
             }

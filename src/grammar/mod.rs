@@ -5,15 +5,19 @@
 
 mod operations;
 mod params;
+mod query_text;
 
 pub use params::{
     apply_path_params, is_path_param, parse_query, FormatChoice, RawParams, MAX_QUERY_PARAMS,
 };
+pub use query_text::canonical_query;
 
 /// Images: `/img/{path}`.
 pub const IMG_PREFIX: &str = "/img";
 /// Facts about an image: `/info/{path}`.
 pub const INFO_PREFIX: &str = "/info";
+/// The responsive markup of an image: `/srcset/{path}` (the `/img/` path rules too).
+pub const SRCSET_PREFIX: &str = "/srcset";
 /// The prefixes under which the image routes answer (both follow the `/img/` path rules).
 pub const IMAGE_PREFIXES: [&str; 2] = [IMG_PREFIX, INFO_PREFIX];
 /// The control plane: admin calls, push webhooks and goimgserver's commands.

@@ -1,8 +1,9 @@
 //! The front door: a middleware run before routing on every request. It refuses oversized
 //! requests (URL over 8 KiB: 414, headers over 16 KiB: 431), works out the [`ClientIp`], and
-//! applies the per-client rate limits by path: the image limit on `/img/` and `/info/`, the admin
-//! limit on what the control plane's gate governs ([`ControlPlane::governs`]: `/admin/`,
-//! `/hooks/`, `/cmd/`, and `/api/` when a token is presented or needed), whose bodies it also caps
+//! applies the per-client rate limits by path: the image limit on `/img/`, `/info/` and a public
+//! `/srcset/`, the admin limit on what the control plane's gate governs
+//! ([`ControlPlane::governs`]: `/admin/`, `/hooks/`, `/cmd/`, `/srcset/` while it signs, and
+//! `/api/` when a token is presented or needed), whose bodies it also caps
 //! ([`crate::auth::body`]). Image requests also get the client's [`RenderAdmission`], which the
 //! image path charges only when it is about to render.
 
@@ -18,7 +19,7 @@ use ipnet::IpNet;
 use crate::auth::{audit, body::cap_payload, ControlPlane};
 use crate::config::Settings;
 use crate::error::{AppError, ErrorCode};
-use crate::grammar::{under, IMAGE_PREFIXES};
+use crate::grammar::{under, IMAGE_PREFIXES, SRCSET_PREFIX};
 use crate::limits::client_ip::{self, ClientIp};
 use crate::limits::{RateLimits, RenderAdmission};
 use crate::metrics::{LimitMetrics, RateLimit};
@@ -122,6 +123,9 @@ fn admit(req: &mut ServiceRequest) -> Result<(), AppError> {
             return Err(refusal);
         }
         cap_payload(req)?;
+    } else if under(&path, SRCSET_PREFIX) {
+        // Public while it signs nothing: limited like `/info`.
+        guard.limits.check(RateLimit::Hit, client)?;
     }
     Ok(())
 }

@@ -28,7 +28,8 @@
 //! moves pixels without changing them, and the region resampled is the one the order names.
 //!
 //! [`assess`] runs steps 1-3 only, to estimate a render's cost before it is admitted
-//! (`cost.rs`); [`probe`] runs steps 1-2 (for `/info/`).
+//! (`cost.rs`); [`probe`] runs steps 1-2 (for `/info/`), and [`outputs`] steps 1-3 for any
+//! number of specs (for `/srcset/`).
 
 pub mod geometry;
 pub mod spec;
@@ -87,15 +88,46 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 
 /// Reads the header: format, displayed size, alpha, frames. Applies the source limits.
 pub fn probe(bytes: &[u8], settings: &PipelineSettings) -> Result<SourceInfo, PipelineError> {
-    let header = checked_header(bytes, settings, false)?;
-    let (width, height) = header.displayed_size();
-    Ok(SourceInfo {
-        format: header.format,
-        width,
-        height,
-        has_alpha: header.has_alpha,
-        frames: header.frames,
+    Ok(outputs(bytes, settings)?.info())
+}
+
+/// Reads the header once (the source limits applied), to lay out several renders of it without
+/// a pixel decoded: what `/srcset` needs to state each candidate's true size.
+pub fn outputs(bytes: &[u8], settings: &PipelineSettings) -> Result<Outputs, PipelineError> {
+    Ok(Outputs {
+        header: checked_header(bytes, settings, false)?,
     })
+}
+
+/// A checked header, from [`outputs`].
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    header: header::Header,
+}
+
+impl Outputs {
+    pub fn info(&self) -> SourceInfo {
+        let (width, height) = self.header.displayed_size();
+        SourceInfo {
+            format: self.header.format,
+            width,
+            height,
+            has_alpha: self.header.has_alpha,
+            frames: self.header.frames,
+        }
+    }
+
+    /// The size of the image `spec` renders (padding included), its output limits checked.
+    /// With `trim` it is an upper bound: the border trim removes is known only from pixels.
+    pub fn size_of(
+        &self,
+        spec: &RenderSpec,
+        settings: &PipelineSettings,
+    ) -> Result<(u32, u32), PipelineError> {
+        let layout = layout::layout(&self.header, None, spec, settings)?;
+        cost::check_output(spec.format, layout.canvas, settings)?;
+        Ok(layout.canvas)
+    }
 }
 
 fn checked_header(

@@ -4,6 +4,7 @@
 
 mod accept;
 mod sizes;
+mod srcset;
 mod transform;
 
 pub use crate::grammar::{
@@ -12,4 +13,7 @@ pub use crate::grammar::{
 };
 pub use accept::Accepted;
 pub use sizes::admit_size;
+pub use srcset::{
+    plan_srcset, Candidate, CandidateSet, SrcsetError, SrcsetForm, SrcsetPlan, SrcsetQuery,
+};
 pub use transform::{canonical_key, Transform, VariantKey};

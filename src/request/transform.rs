@@ -223,7 +223,7 @@ impl Transform {
 }
 
 /// The format `fmt=auto` falls back to for clients that accept neither AVIF nor WebP.
-fn source_family(source: ImageFormat) -> ImageFormat {
+pub(super) fn source_family(source: ImageFormat) -> ImageFormat {
     match source {
         ImageFormat::Png => ImageFormat::Png,
         ImageFormat::Gif => ImageFormat::Gif,

@@ -22,7 +22,7 @@ pub(crate) fn no_such_endpoint() -> HttpResponse {
 }
 
 /// Runs `call` when the token matches, answering 404/401 otherwise; audits the outcome.
-async fn guarded(
+pub(crate) async fn guarded(
     req: &HttpRequest,
     state: &AppState,
     action: &str,

@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod image;
 pub mod info;
 pub mod metrics;
+pub mod srcset;
 pub mod studio;
 
 use actix_web::HttpResponse;

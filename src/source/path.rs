@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Why a path was refused. `Malformed` is the client's syntax (400); `Hidden` names something
 /// that is never served and is answered exactly like a missing file (404).
@@ -21,6 +21,14 @@ pub enum PathError {
 /// NUL or control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct RelPath(String);
+
+/// Everything but RFC 3986's unreserved characters is encoded in URLs, so the URL a page sends
+/// is exactly the one that was signed.
+const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 const MAX_COMPONENT_BYTES: usize = 255;
 const MAX_DEPTH: usize = 64;
@@ -142,6 +150,19 @@ impl RelPath {
             Some(i) => RelPath(self.0[..i].to_string()),
             None => RelPath::root(),
         })
+    }
+
+    /// The path as a URL below `prefix` (`/img`), each component percent-encoded: names with
+    /// spaces, `#`, `;`, `?` or unicode survive, and decode back to this path.
+    pub fn url_below(&self, prefix: &str) -> String {
+        let mut out = format!("{prefix}/");
+        for (i, component) in self.components().enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            out.extend(utf8_percent_encode(component, URL_COMPONENT));
+        }
+        out
     }
 
     /// Whether this path is `prefix` or lies below it (component-wise, not string-wise).

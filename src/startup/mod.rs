@@ -21,13 +21,14 @@ use self::long_urls::LongUrlGuard;
 
 use crate::cache::{VariantCache, WritableProbe};
 use crate::config::Settings;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, SrcsetReply};
+use crate::error::AppError;
 use crate::git_sync::GitSync;
 use crate::limits::{self, RenderPool};
 use crate::metrics::Metrics;
 use crate::middleware::{self, access_log, request_id, Guard};
 use crate::routes;
-use crate::source::{self, OpenOptions, OpenedSource, SourceTree};
+use crate::source::{self, OpenOptions, OpenedSource, RelPath, SourceTree};
 use crate::state::AppState;
 
 /// How long a connection may take to close after its response (actix-web's own default).
@@ -187,17 +188,51 @@ async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     })
 }
 
+/// `imgserver srcset`: what `GET /srcset/{path}?{query}` would answer, with no server running
+/// and no sync (a git source is read at its checked-out commit). `path` is the image's path in
+/// the source, as written in the tree (not percent-encoded).
+pub async fn srcset_offline(
+    settings: Settings,
+    path: &str,
+    query: &str,
+) -> Result<SrcsetReply, AppError> {
+    let settings = Arc::new(settings);
+    let git = &settings.source.git;
+    let options = OpenOptions {
+        remote: git.remote.as_deref(),
+        branch: git.branch.as_deref(),
+    };
+    let tree: Arc<dyn SourceTree> =
+        match source::open(&settings.source.dir, options).map_err(AppError::internal)? {
+            OpenedSource::Folder(tree) => tree,
+            OpenedSource::Repository(tree, _) => tree,
+        };
+    // Nothing is rendered: the smallest cache and pool the delivery service can have.
+    let cache = Arc::new(VariantCache::new(0));
+    let pool = Arc::new(
+        RenderPool::new(1, 0, settings.limits.render_timeout).map_err(AppError::internal)?,
+    );
+    let delivery = Delivery::new(settings.clone(), tree, cache, pool);
+    let encoded = RelPath::parse(path)?.url_below("");
+    delivery
+        .srcset(encoded.trim_start_matches('/'), query)
+        .await
+}
+
 /// Every route the service answers, each resource with its methods; any other method is a 405
 /// (for the control plane, a 404 while it is off, so an unused API cannot be discovered).
 pub fn route_table(cfg: &mut web::ServiceConfig) {
     use crate::grammar::{
         ADMIN_PREFIX, API_PREFIX, API_SIGN, CMD_PREFIX, HOOKS_PREFIX, IMG_PREFIX, INFO_PREFIX,
+        SRCSET_PREFIX,
     };
-    use routes::{admin, api, health, hooks, image, info, metrics, studio};
+    use routes::{admin, api, health, hooks, image, info, metrics, srcset, studio};
 
     let control = |path: String| web::resource(path).default_service(web::to(admin::wrong_method));
     cfg.service(readable(format!("{IMG_PREFIX}/{{path:.*}}"), image::image))
         .service(open(format!("{INFO_PREFIX}/{{path:.*}}")).route(web::get().to(info::info)))
+        // With signing on, a control-plane call (`routes::srcset`).
+        .service(open(format!("{SRCSET_PREFIX}/{{path:.*}}")).route(web::get().to(srcset::srcset)))
         .service(readable("/healthz".into(), health::healthz))
         .service(readable("/readyz".into(), health::readyz))
         .service(readable("/metrics".into(), metrics::metrics))

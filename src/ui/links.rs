@@ -5,7 +5,6 @@
 //! studio, so with signing on its thumbnails are the originals (those need no signature unless
 //! `security.sign_originals` is set; then nothing it is handed fetches an image).
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 
 use crate::config::{ImageSettings, Settings};
@@ -14,14 +13,6 @@ use crate::signing::UrlSigner;
 use crate::source::RelPath;
 
 use super::access::Caller;
-
-/// Everything but RFC 3986's unreserved characters is encoded, so the URL the page sends is
-/// exactly the one that was signed.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Square thumbnail widths offered in a gallery `srcset` (a tile is about 160–240 CSS px wide,
 /// so these cover 1x to 3x screens). WebP, not AVIF: its encoder is an order of magnitude faster,
@@ -68,14 +59,7 @@ impl<'a> Links<'a> {
 
     /// `path` below a route prefix, each component percent-encoded.
     pub fn encoded(prefix: &str, path: &RelPath) -> String {
-        let mut out = format!("{prefix}/");
-        for (i, component) in path.components().enumerate() {
-            if i > 0 {
-                out.push('/');
-            }
-            out.extend(utf8_percent_encode(component, COMPONENT));
-        }
-        out
+        path.url_below(prefix)
     }
 
     /// The original file's URL (signed for the admin when `security.sign_originals` asks for it).

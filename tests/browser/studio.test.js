@@ -1,6 +1,6 @@
 // The studio page in a real browser: starts the real imgserver binary over a temp copy of
-// tests/fixtures, drives Debian's Chromium through playwright-core, checks the gallery and the
-// editor, and saves screenshots under target/ui-screenshots/ for review.
+// tests/fixtures, drives Debian's Chromium through playwright-core (./harness.js), checks the
+// gallery and the editor, and saves screenshots under target/ui-screenshots/ for review.
 //
 //   node tests/browser/studio.test.js        (after `cargo build`; IMGSERVER_BIN overrides the binary,
 //                                             CHROMIUM the browser)
@@ -10,99 +10,23 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
-const { chromium } = require('playwright-core');
+const {
+  SHOTS, TIMEOUT, FIXTURES, NOT_SERVED, servers, startServer, stopServers, launchBrowser,
+} = require('./harness');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const SHOTS = path.join(ROOT, 'target', 'ui-screenshots');
 const ADMIN_TOKEN = 'studio-test-token-' + crypto.randomBytes(6).toString('hex');
 const SIGNING_KEY = 'studio-test-signing-key';
-const TIMEOUT = 30_000;
-
-function binary() {
-  if (process.env.IMGSERVER_BIN) return process.env.IMGSERVER_BIN;
-  const found = ['debug', 'release']
-    .map((p) => path.join(ROOT, 'target', p, 'imgserver'))
-    .filter((p) => fs.existsSync(p))
-    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-  if (!found.length) throw new Error('no imgserver binary: run `cargo build` first');
-  return found[0];
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const servers = [];
-
-// What the Rust tests do not serve either: the pipeline's reference samples and their licences.
-const FIXTURES = path.join(ROOT, 'tests', 'fixtures');
-const NOT_SERVED = ['samples', 'LICENSES'].map((n) => path.join(FIXTURES, n));
-
-// A real server over a fresh copy of the fixtures (never the repository itself).
-async function startServer(config) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgserver-ui-'));
-  const images = path.join(dir, 'images');
-  fs.cpSync(FIXTURES, images, { recursive: true, filter: (src) => !NOT_SERVED.includes(src) });
-  const port = await freePort();
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('IMGSERVER__')));
-  Object.assign(env, { IMGSERVER__LOG__LEVEL: 'warn', IMGSERVER__LIMITS__PER_IP_PER_SECOND: '0' }, config);
-  const child = spawn(binary(), [
-    '--bind', '127.0.0.1', '--port', String(port),
-    '--imagesdir', images, '--cachedir', path.join(dir, 'cache'),
-  ], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  const server = { child, dir, base: `http://127.0.0.1:${port}` };
-  servers.push(server);
-  const deadline = Date.now() + TIMEOUT;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('imgserver exited with ' + child.exitCode);
-    try {
-      const res = await fetch(server.base + '/healthz');
-      if (res.ok) return server;
-    } catch (e) { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error('imgserver did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stopServer(server) {
-  if (server.child.exitCode === null) {
-    const exited = new Promise((r) => server.child.once('exit', r));
-    process.kill(server.child.pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (server.child.exitCode === null) process.kill(server.child.pid, 'SIGKILL');
-  }
-  fs.rmSync(server.dir, { recursive: true, force: true });
-}
 
 let browser;
 
 before(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  for (const s of servers) await stopServer(s);
+  await stopServers();
 });
 
 // A page that records console errors and CSP violations (load failures of the deliberately broken

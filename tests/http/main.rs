@@ -20,4 +20,5 @@ mod limits_render;
 mod limits_variants;
 mod metrics_scrape;
 mod signing_urls;
+mod srcset_markup;
 mod ui_page;

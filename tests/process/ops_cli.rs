@@ -131,3 +131,58 @@ async fn a_malformed_metadata_file_is_logged_with_its_folder_and_line_not_sent()
     );
     server.stop();
 }
+
+/// `imgserver srcset`, with no server running, prints what `/srcset` answers: the JSON with
+/// `--json`, else the `<picture>` element; signed with the same key; exit 2 on a bad request.
+#[tokio::test]
+async fn srcset_prints_what_the_server_answers() {
+    use crate::common::app::TestApp;
+    const KEY: &str = "srcset command-line signing key";
+    const TOKEN: &str = "srcset-cli-admin-token-0123456789";
+    let app = TestApp::spawn_with(&[("security.signing_key", KEY), ("admin.token", TOKEN)]).await;
+    let root = app.root.path().to_str().unwrap().to_string();
+    let env = [
+        ("IMGSERVER__SECURITY__SIGNING_KEY", KEY),
+        ("IMGSERVER__SOURCE__DIR", root.as_str()),
+    ];
+    let query = "w=300&h=200&widths=150,300,900&sizes=(min-width: 40em) 50vw, 100vw";
+    let served = |form: &'static str| {
+        let url = app.url(&format!(
+            "/srcset/with%20space/%C3%BCn%C3%AF%20c%C3%B8d%C3%A9%20%231%3Bx.jpg?{}{form}",
+            query.replace(' ', "%20")
+        ));
+        let req = app.client.get(url).bearer_auth(TOKEN);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    let path = "with space/ünï cødé #1;x.jpg";
+
+    let (code, out, err) = run(&["srcset", "--json", path, query], &env);
+    assert_eq!(code, 0, "{err}");
+    let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let answered: serde_json::Value = serde_json::from_str(&served("").await).unwrap();
+    assert_eq!(printed, answered);
+    assert!(
+        printed["src"].as_str().unwrap().contains("&s="),
+        "{printed}"
+    );
+    assert_eq!(printed["width"], 480, "capped at the 480 px source");
+
+    let (code, out, err) = run(&["srcset", path, query], &env);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, served("&format=html").await);
+    assert!(
+        out.starts_with("<picture><source type=\"image/avif\""),
+        "{out}"
+    );
+
+    let (code, out, err) = run(&["srcset", "missing.jpg"], &env);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("not_found"), "{err}");
+    let (code, _, err) = run(&["srcset", path, "widths=0"], &env);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid_parameter"), "{err}");
+}
