@@ -374,7 +374,9 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             ShrinkOnLoad::Quality
         }
     };
-    let srcset_widths = p.sizes("images.srcset_widths", i.srcset_widths, max_width);
+    // Not bounded by max_width: the ladder is capped at it per request, so the default ladder
+    // stays valid under a small max_width.
+    let srcset_widths = p.sizes("images.srcset_widths", i.srcset_widths, u32::from(u16::MAX));
     if srcset_widths.is_empty() {
         p.add("images.srcset_widths", "must name at least one width");
     }

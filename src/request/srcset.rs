@@ -136,7 +136,7 @@ pub fn plan_srcset(
         }
         _ => None,
     };
-    let natural = natural_width(query, outputs, images, pipeline, aspect)?;
+    let natural = natural_width(query, outputs, images, pipeline, aspect)?.min(images.max_width);
     let ladder = ladder(query.widths.as_deref(), natural, images);
     let negotiated = matches!(query.params.format, None | Some(FormatChoice::Auto));
     let img_format = match query.params.format {
