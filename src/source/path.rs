@@ -182,6 +182,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn components_are_encoded_separately() {
+        let path = RelPath::parse("with space/ünï #1;x.jpg").unwrap();
+        assert_eq!(
+            path.url_below("/img"),
+            "/img/with%20space/%C3%BCn%C3%AF%20%231%3Bx.jpg"
+        );
+        assert_eq!(RelPath::root().url_below("/img"), "/img/");
+    }
+
+    #[test]
     fn legal_names_pass() {
         for name in [
             "a.jpg",

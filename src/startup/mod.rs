@@ -153,16 +153,11 @@ async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     let limits = &settings.limits;
     let cache = Arc::new(VariantCache::open(&settings.cache, limits.render_timeout));
     let metrics = Arc::new(Metrics::new());
-    let git_settings = &settings.source.git;
-    let options = OpenOptions {
-        remote: git_settings.remote.as_deref(),
-        branch: git_settings.branch.as_deref(),
-    };
-    let (tree, git): (Arc<dyn SourceTree>, _) = match source::open(&settings.source.dir, options)? {
+    let (tree, git): (Arc<dyn SourceTree>, _) = match open_source(&settings)? {
         OpenedSource::Folder(tree) => (tree, None),
         OpenedSource::Repository(tree, checkout) => {
             let git = GitSync::new(
-                git_settings,
+                &settings.source.git,
                 tree.clone(),
                 checkout,
                 &cache,
@@ -188,6 +183,16 @@ async fn build_state(settings: Arc<Settings>) -> anyhow::Result<AppState> {
     })
 }
 
+/// The configured source: the folder, or the repository's checked-out commit.
+fn open_source(settings: &Settings) -> anyhow::Result<OpenedSource> {
+    let git = &settings.source.git;
+    let options = OpenOptions {
+        remote: git.remote.as_deref(),
+        branch: git.branch.as_deref(),
+    };
+    source::open(&settings.source.dir, options)
+}
+
 /// `imgserver srcset`: what `GET /srcset/{path}?{query}` would answer, with no server running
 /// and no sync (a git source is read at its checked-out commit). `path` is the image's path in
 /// the source, as written in the tree (not percent-encoded).
@@ -197,16 +202,10 @@ pub async fn srcset_offline(
     query: &str,
 ) -> Result<SrcsetReply, AppError> {
     let settings = Arc::new(settings);
-    let git = &settings.source.git;
-    let options = OpenOptions {
-        remote: git.remote.as_deref(),
-        branch: git.branch.as_deref(),
+    let tree: Arc<dyn SourceTree> = match open_source(&settings).map_err(AppError::internal)? {
+        OpenedSource::Folder(tree) => tree,
+        OpenedSource::Repository(tree, _) => tree,
     };
-    let tree: Arc<dyn SourceTree> =
-        match source::open(&settings.source.dir, options).map_err(AppError::internal)? {
-            OpenedSource::Folder(tree) => tree,
-            OpenedSource::Repository(tree, _) => tree,
-        };
     // Nothing is rendered: the smallest cache and pool the delivery service can have.
     let cache = Arc::new(VariantCache::new(0));
     let pool = Arc::new(

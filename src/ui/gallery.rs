@@ -87,7 +87,7 @@ pub fn folder(
                 path: entry.path,
             }),
             ListKind::File if is_image_name(&entry.name) => out.images.push(Image {
-                url: Links::encoded(IMG_PREFIX, &path),
+                url: path.url_below(IMG_PREFIX),
                 original: links.original(&path),
                 info: Links::info(&path),
                 thumb: links.thumbnail(&path),

@@ -119,6 +119,17 @@ async fn an_aspect_ratio_holds_in_every_candidate_and_the_height_caps_the_ladder
     assert_candidates(&app, reply["srcset"].as_str().unwrap(), "jpeg", 3.0).await;
     let res = app.get("/srcset/storm.jpg?h=100").await;
     assert_eq!(res.status(), 400);
+
+    // The transform's own rotation caps the ladder: turned, the source is 600 wide.
+    let reply = json(&app, "/srcset/wide.png?rot=90&fmt=png").await;
+    assert_eq!(widths(reply["srcset"].as_str().unwrap()), [320, 480, 600]);
+    assert_candidates(
+        &app,
+        reply["srcset"].as_str().unwrap(),
+        "png",
+        600.0 / 900.0,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -195,6 +206,14 @@ async fn the_picture_element_parses_with_every_attribute_and_hostile_text_escape
     );
     let html = res.text().await.unwrap();
     assert_eq!(html, by_accept);
+    // `format=json` names the form too, whatever `Accept` says.
+    let res = app
+        .get_with(
+            &format!("/srcset/{encoded_path}?{query}&format=json"),
+            &[("accept", "text/html")],
+        )
+        .await;
+    assert_eq!(res.json::<Value>().await.unwrap(), data);
 
     let doc = Html::parse_fragment(&html);
     let select = |s: &str| Selector::parse(s).unwrap();
