@@ -1,5 +1,5 @@
 // imgserver studio: a gallery of the served images and a visual URL builder.
-// Plain JS, no build step. Talks to /api/status, /api/tree, /api/sign, /info/ and /img/, and to
+// Plain JS, no build step. Talks to /api/status, /api/tree, /api/sign, /info/, /srcset/ and /img/, and to
 // the admin API (/admin/git/*, /admin/cache/*) when the admin token is entered; any of those a
 // server does not have (404) simply hides its feature.
 'use strict';
@@ -7,7 +7,6 @@
 (() => {
   const TOKEN_KEY = 'imgserver.token';
   const THUMB_SIZES = '(max-width: 560px) 46vw, 220px';
-  const SNIPPET_WIDTHS = [320, 640, 960, 1280, 1600, 1920, 2560];
   const INFO_PARALLEL = 4;
   const PREVIEW_DELAY_MS = 250;
   // What browsers send for <img>; only fmt=auto looks at it.
@@ -31,6 +30,7 @@
     folders: new Map(), // folder path -> /api/tree answer
     infos: new Map(), // /info/ URL -> promise of its answer
     signed: new Map(), // unsigned URL -> signed URL
+    srcsets: new Map(), // /srcset/ URL -> promise of its answer, for the open image
     git: null, // /admin/git/status answer, when there is one
     editor: null, // { entry, info, params, alt }
     preview: { seq: 0, controller: null, objectUrl: null, timer: 0, last: null },
@@ -853,6 +853,7 @@
       setControlsEnabled(false);
       return;
     }
+    if (!same) state.srcsets.clear();
     state.editor = { entry, info: same ? state.editor.info : null, params, alt: same ? state.editor.alt : '' };
     setControlsEnabled(true);
     writeControls();
@@ -1158,32 +1159,32 @@
     schedulePreview(0);
   }
 
-  // The sizes a snippet offers: 1x/2x of the chosen size, or a ladder of widths.
+  // The sizes a snippet offers: 1x/2x of the chosen size, or a ladder of widths. The ladder is
+  // the server's own (/srcset plans it from the source's header, within the limits, and signs
+  // it), so the studio shows what a build tool or `imgserver srcset` gets.
   function srcsetPlan(p, fmt) {
-    const base = Object.assign({}, p, { fmt: fmt === undefined ? p.fmt : fmt });
-    const mode = radio('mode') || 'density';
-    if (mode === 'density' || !state.editor.info) {
-      if (!p.w && !p.h && !p.preset) return { mode: 'single', items: [[Object.assign({}, base, { dpr: 1 }), '']] };
-      return {
-        mode: 'density',
-        items: [[Object.assign({}, base, { dpr: 1 }), '1x'], [Object.assign({}, base, { dpr: 2 }), '2x']],
-      };
+    const base = Object.assign({}, p, { fmt: fmt === undefined ? p.fmt : fmt, dpr: 1 });
+    if ((radio('mode') || 'density') === 'widths') {
+      const q = queryOf(base);
+      return { mode: 'server', url: state.editor.entry.srcset + '?' + (q ? q + '&' : '')
+        + 'sizes=' + encodeURIComponent(sizesAttr(p)) + '&format=json' };
     }
-    const info = state.editor.info;
-    const limits = state.status.images;
-    const ceiling = Math.min(info.width, limits.max_width);
-    const ladder = limits.allowed_widths.length ? limits.allowed_widths : SNIPPET_WIDTHS;
-    let widths = ladder.filter((w) => w <= ceiling);
-    if (!widths.length) widths = [Math.min(ladder[0], limits.max_width)];
-    const ratio = p.w && p.h ? p.h / p.w : null;
+    if (!p.w && !p.h && !p.preset) return { mode: 'single', items: [[base, '']] };
     return {
-      mode: 'widths',
-      items: widths.map((w) => [Object.assign({}, base, {
-        w,
-        h: ratio ? Math.max(1, Math.round(w * ratio)) : null,
-        dpr: 1,
-      }), w + 'w']),
+      mode: 'density',
+      items: [[base, '1x'], [Object.assign({}, base, { dpr: 2 }), '2x']],
     };
+  }
+
+  // The answer of a /srcset/ URL, asked once per image; a refusal is kept as its message.
+  function serverSrcset(url) {
+    if (!state.srcsets.has(url)) {
+      state.srcsets.set(url, api(url).then((reply) => ({ reply }), (e) => {
+        if (e.status === 0 || e.status === 429 || e.status >= 500) state.srcsets.delete(url);
+        return { error: e };
+      }));
+    }
+    return state.srcsets.get(url);
   }
 
   function fallbackFormat(p) {
@@ -1198,15 +1199,16 @@
     const p = ed.params;
     const main = urlOf(ed.entry, p);
     const img = srcsetPlan(p);
-    const picture = {
+    // The server's <picture> leaves the format to it: its <source>s, then the source's family.
+    const picture = img.mode === 'server' ? { server: srcsetPlan(p, '') } : {
       avif: srcsetPlan(p, 'avif'),
       webp: srcsetPlan(p, 'webp'),
       fallback: srcsetPlan(p, fallbackFormat(p)),
     };
     const aspects = ASPECTS.filter(aspectAllowed).map((a) => ({ id: a.id, url: urlOf(ed.entry, aspectParams(a, p)) }));
     const all = new Set([main, ...aspects.map((a) => a.url)]);
-    for (const s of [img, picture.avif, picture.webp, picture.fallback]) {
-      for (const item of s.items) all.add(urlOf(ed.entry, item[0]));
+    for (const s of [img, ...Object.values(picture)]) {
+      for (const item of s.items || []) all.add(urlOf(ed.entry, item[0]));
     }
     return { main, img, picture, aspects, all: [...all] };
   }
@@ -1252,6 +1254,9 @@
         ? 'This server only renders signed URLs, and signing needs an admin token configured on the server.'
         : e.message;
       note.hidden = false;
+    }
+    for (const s of [urls.img, urls.picture.server].filter((x) => x && x.mode === 'server')) {
+      Object.assign(s, await serverSrcset(s.url));
     }
     if (!current() || !state.editor) return null;
     el('out-url').value = absolute(urls.main);
@@ -1393,50 +1398,64 @@
     return s.items.map(([p, d]) => absolute(urlOf(entry, p)) + (d ? ' ' + d : '')).join(', ');
   }
 
-  // The src of a srcset snippet: the 1x URL, or the width nearest the chosen one.
-  function srcItem(s, p) {
-    if (s.mode !== 'widths') return s.items[0];
-    const target = p.w || 960;
-    return s.items.reduce((best, it) => (Math.abs(it[0].w - target) < Math.abs(best[0].w - target) ? it : best));
-  }
+  // The server's URLs are relative; the snippets are pasted into other sites' pages. Candidates
+  // are `URL descriptor` pairs joined by ", " (a URL holds no space, though it may hold commas).
+  const absoluteSet = (srcset) => srcset.split(', ').map((c) => location.origin + c).join(', ');
 
   function sizesAttr(p) {
     const w = p.w || (state.editor.info && state.editor.info.width);
     return w ? '(max-width: ' + w + 'px) 100vw, ' + w + 'px' : '100vw';
   }
 
+  // One element, a line per group of [name, value] attributes (values escaped, as all HTML the
+  // page writes; a null value leaves its attribute out).
+  function tag(name, groups, indent) {
+    const lines = groups.map((g) => g.filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => k + '="' + escapeHtml(v) + '"').join(' ')).filter(Boolean);
+    return indent + '<' + name + ' ' + lines.join('\n' + indent + ' '.repeat(name.length + 2)) + '>';
+  }
+
   function writeSnippets(urls) {
     const ed = state.editor;
     if (!ed) return;
-    const p = ed.params;
     const size = displaySize();
-    const dims = size ? ' width="' + size.width + '" height="' + size.height + '"' : '';
-    const tail = dims + ' alt="' + escapeHtml(altText()) + '" loading="lazy" decoding="async">';
-    const attr = escapeHtml;
-    const imgTag = (s) => {
-      const src = absolute(urlOf(ed.entry, srcItem(s, p)[0]));
-      if (s.mode === 'single') return '<img src="' + attr(src) + '"' + tail;
-      let tag = '<img src="' + attr(src) + '"\n     srcset="' + attr(srcsetText(ed.entry, s)) + '"';
-      if (s.mode === 'widths') tag += '\n     sizes="' + sizesAttr(p) + '"';
-      return tag + '\n    ' + tail;
+    const tail = (width, height) => [['width', width], ['height', height], ['alt', altText()],
+      ['loading', 'lazy'], ['decoding', 'async']];
+    const one = (k, v) => [[k, v]];
+    const refusals = [];
+    const imgTag = (s, indent) => {
+      if (s.mode === 'server') {
+        if (s.error) { refusals.push(s.error.message); return null; }
+        const r = s.reply;
+        return tag('img', [one('src', location.origin + r.src), one('srcset', absoluteSet(r.srcset)),
+          one('sizes', r.sizes), tail(r.width, r.height)], indent);
+      }
+      const dims = size ? tail(size.width, size.height) : tail(null, null);
+      const src = one('src', absolute(urlOf(ed.entry, s.items[0][0])));
+      if (s.mode === 'single') return tag('img', [[...src, ...dims]], indent);
+      return tag('img', [src, one('srcset', srcsetText(ed.entry, s)), dims], indent);
     };
-    el('out-img').value = imgTag(urls.img);
-    const source = (type, s) => {
-      if (s.mode === 'single') return '  <source type="' + type + '" srcset="' + attr(absolute(urlOf(ed.entry, s.items[0][0]))) + '">';
-      let tag = '  <source type="' + type + '"\n          srcset="' + attr(srcsetText(ed.entry, s)) + '"';
-      if (s.mode === 'widths') tag += '\n          sizes="' + sizesAttr(p) + '"';
-      return tag + '>';
+    const sourceTag = (type, s) => tag('source', [one('type', type),
+      one('srcset', s.mode === 'single' ? absolute(urlOf(ed.entry, s.items[0][0])) : srcsetText(ed.entry, s))], '  ');
+    const pictureOf = (p) => {
+      if (p.server) {
+        const img = imgTag(p.server, '  ');
+        if (img === null) return null;
+        const r = p.server.reply;
+        const sources = r.sources.map((x) => tag('source', [one('type', x.type),
+          one('srcset', absoluteSet(x.srcset)), one('sizes', r.sizes)], '  '));
+        return ['<picture>', ...sources, img, '</picture>'].join('\n');
+      }
+      return ['<picture>', sourceTag('image/avif', p.avif), sourceTag('image/webp', p.webp),
+        imgTag(p.fallback, '  '), '</picture>'].join('\n');
     };
-    const fb = urls.picture.fallback;
-    const picture = [
-      '<picture>',
-      source('image/avif', urls.picture.avif),
-      source('image/webp', urls.picture.webp),
-      '  ' + imgTag(fb).replace(/\n/g, '\n  '),
-      '</picture>',
-    ].join('\n');
-    setCode(el('out-img'), el('out-img').value);
-    setCode(el('out-picture'), picture);
+    const img = imgTag(urls.img, '');
+    const picture = pictureOf(urls.picture);
+    setCode(el('out-img'), img === null ? '' : img);
+    setCode(el('out-picture'), picture === null ? '' : picture);
+    const note = el('srcset-note');
+    note.textContent = [...new Set(refusals)].join(' ');
+    note.hidden = !refusals.length;
   }
 
   function setCode(textarea, text) {

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::grammar::IMG_PREFIX;
+use crate::grammar::{IMG_PREFIX, SRCSET_PREFIX};
 use crate::source::{ListKind, RelPath, SourceError, SourceTree};
 
 use super::access::Caller;
@@ -47,6 +47,8 @@ pub struct Image {
     /// The original as served (signed for the admin if originals must be).
     pub original: String,
     pub info: String,
+    /// The `/srcset/` URL of the file, ready to append a query to.
+    pub srcset: String,
     pub thumb: Thumbnail,
 }
 
@@ -90,6 +92,7 @@ pub fn folder(
                 url: path.url_below(IMG_PREFIX),
                 original: links.original(&path),
                 info: Links::info(&path),
+                srcset: path.url_below(SRCSET_PREFIX),
                 thumb: links.thumbnail(&path),
                 name: entry.name,
                 path: entry.path,

@@ -150,15 +150,37 @@ test('the editor renders width and format changes and hands out the URL and snip
   const amp = (u) => u.replace(/&/g, '&amp;');
   assert.ok(img.includes(`srcset="${amp(url)} 1x, ${server.base}/img/storm.jpg?w=320&amp;fmt=webp&amp;dpr=2 2x"`), img);
   assert.ok(img.includes('width="320" height="213"'), img);
+  // Under "widths" the snippets are the server's /srcset answer, made absolute: its ladder
+  // (capped at the 1920 px source), its sizes and the largest candidate's width and height.
   await page.click('#srcset-mode label:has(input[value="widths"])');
   await page.waitForFunction(() => /640w/.test(document.getElementById('out-img').value));
   const widths = await page.inputValue('#out-img');
   assert.match(widths, /w=320&amp;fmt=webp 320w, .*w=1920&amp;fmt=webp 1920w"/);
   assert.match(widths, /sizes="\(max-width: 320px\) 100vw, 320px"/);
+  assert.ok(widths.includes('width="1920" height="1280"'), widths);
+  const sizes = encodeURIComponent('(max-width: 320px) 100vw, 320px');
+  const served = await (await fetch(`${server.base}/srcset/storm.jpg?fmt=webp&sizes=${sizes}`)).json();
+  assert.ok(widths.includes(`srcset="${amp(served.srcset.split(', ').map((c) => server.base + c).join(', '))}"`),
+    `the <img> carries the server's srcset: ${widths} / ${served.srcset}`);
   const picture = await page.inputValue('#out-picture');
-  assert.match(picture, /<source type="image\/avif"\s+srcset="[^"]*fmt=avif 320w/);
+  const pictureServed = await (await fetch(`${server.base}/srcset/storm.jpg?sizes=${sizes}`)).json();
+  // A 1920 px candidate is over images.max_avif_pixels: the server offers WebP alone, and so
+  // does the snippet (the studio planned AVIF at every width before it asked the server).
+  assert.deepEqual(pictureServed.sources.map((x) => x.type), ['image/webp']);
+  assert.ok(!picture.includes('image/avif'), picture);
   assert.match(picture, /<source type="image\/webp"\s+srcset="[^"]*fmt=webp 320w/);
-  assert.match(picture, /<img src="[^"]*fmt=jpeg"/);
+  assert.ok(picture.includes(`<img src="${amp(server.base + pictureServed.src)}"`), picture);
+  await page.click('button[data-copy="out-picture"]');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), picture);
+  // The copied element is markup a page can take: a real parser finds the sources and the <img>.
+  const parsed = await page.evaluate((html) => {
+    const doc = new DOMParser().parseFromString(html, 'text/html');
+    const img = doc.querySelector('picture > img');
+    return { sources: doc.querySelectorAll('picture > source').length, width: img.getAttribute('width'),
+      srcset: img.getAttribute('srcset') };
+  }, picture);
+  assert.deepEqual(parsed, { sources: 1, width: '1920',
+    srcset: pictureServed.srcset.split(', ').map((c) => server.base + c).join(', ') });
 
   // What the page says about the result is what the server sends.
   const direct = await fetch(url);
@@ -573,6 +595,14 @@ test('with ui.require_token and signing, the page asks for the token once and ha
     return imgs.length === 3 && imgs.every((i) => /[?&]s=[A-Za-z0-9_-]{43}$/.test(i.getAttribute('src') || '')
       && i.complete && i.naturalWidth === 160);
   }, null, { polling: 100 });
+
+  // The server's srcset, signed: every candidate of the snippet carries its signature.
+  await page.click('#srcset-mode label:has(input[value="widths"])');
+  await page.waitForFunction(() => /\d+w/.test(document.getElementById('out-picture').value));
+  const candidates = (await page.inputValue('#out-picture')).match(/https?:[^ "]+ \d+w/g);
+  assert.ok(candidates.length >= 3 && candidates.every((c) => /&amp;s=[A-Za-z0-9_-]{43} \d+w$/.test(c)),
+    'signed candidates: ' + candidates.join(' | '));
+  await page.click('#srcset-mode label:has(input[value="density"])');
 
   // The admin panel shows what this server's admin API offers, and hides what it answers 404 to.
   await page.click('#admin-toggle');

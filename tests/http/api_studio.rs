@@ -129,6 +129,7 @@ async fn tree_lists_folders_and_images_of_the_root() {
     assert_eq!(storm["url"], "/img/storm.jpg");
     assert_eq!(storm["original"], "/img/storm.jpg");
     assert_eq!(storm["info"], "/info/storm.jpg");
+    assert_eq!(storm["srcset"], "/srcset/storm.jpg");
     assert_eq!(
         storm["thumb"]["src"],
         "/img/storm.jpg?w=320&h=320&fit=cover&fmt=webp"
