@@ -29,6 +29,10 @@ pub struct SrcsetReply {
     pub alt: Option<String>,
     /// The modern formats, best first (`<source>` elements of the `<picture>`).
     pub sources: Vec<SourceSet>,
+    /// The image's placeholder (a blurred preview or colour for the page to show while the
+    /// image loads); always `null` until placeholders are built (issue 16), present so that
+    /// clients can be written against the final shape.
+    pub placeholder: Option<serde_json::Value>,
     /// How the request asked the reply to be written, if it did (`format=`).
     #[serde(skip)]
     pub form: Option<SrcsetForm>,
@@ -69,7 +73,7 @@ impl Delivery {
             .of(&self.source, &file)
             .await
             .and_then(|meta| meta.alt);
-        Ok(self.reply(&file.path, &query, plan, alt))
+        self.reply(&file.path, &query, plan, alt)
     }
 
     fn reply(
@@ -78,44 +82,47 @@ impl Delivery {
         query: &SrcsetQuery,
         plan: SrcsetPlan,
         alt: Option<String>,
-    ) -> SrcsetReply {
+    ) -> Result<SrcsetReply, AppError> {
         let base = path.url_below(IMG_PREFIX);
         let url = |params: &RawParams| {
             let url = format!("{base}?{}", canonical_query(params));
             match self.signatures.signer() {
-                Some(signer) => signer.sign_url(&url).unwrap_or(url),
-                None => url,
+                // A URL this server built always signs; if one did not, an unsigned candidate
+                // would be a broken image on the page, so the whole answer is a 500 instead.
+                Some(signer) => signer.sign_url(&url).map_err(AppError::internal),
+                None => Ok(url),
             }
         };
-        let srcset = |set: &CandidateSet| {
+        let srcset = |set: &CandidateSet| -> Result<String, AppError> {
             let mut text = String::new();
             for (i, c) in set.candidates.iter().enumerate() {
                 let sep = if i == 0 { "" } else { ", " };
-                let _ = write!(text, "{sep}{} {}w", url(&c.params), c.width);
+                let _ = write!(text, "{sep}{} {}w", url(&c.params)?, c.width);
             }
-            text
+            Ok(text)
         };
         let img = &plan.img.candidates;
         let (middle, largest) = (&img[img.len() / 2], &img[img.len() - 1]);
-        SrcsetReply {
-            src: url(&middle.params),
-            srcset: srcset(&plan.img),
+        let mut sources = Vec::with_capacity(plan.sources.len());
+        for set in &plan.sources {
+            if let Some(format) = set.format {
+                sources.push(SourceSet {
+                    media_type: format.mime(),
+                    srcset: srcset(set)?,
+                });
+            }
+        }
+        Ok(SrcsetReply {
+            src: url(&middle.params)?,
+            srcset: srcset(&plan.img)?,
             sizes: query.sizes.clone(),
             width: largest.width,
             height: largest.height,
             alt,
-            sources: plan
-                .sources
-                .iter()
-                .filter_map(|set| {
-                    Some(SourceSet {
-                        media_type: set.format?.mime(),
-                        srcset: srcset(set),
-                    })
-                })
-                .collect(),
+            sources,
+            placeholder: None,
             form: query.form,
-        }
+        })
     }
 }
 
@@ -169,6 +176,7 @@ mod tests {
             height: 2,
             alt: Some(r#""><script>alert('x')</script>"#.into()),
             sources: vec![],
+            placeholder: None,
             form: None,
         };
         let html = reply.to_html();

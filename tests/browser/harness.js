@@ -8,6 +8,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
+const { before, after } = require('node:test');
 const { chromium } = require('playwright-core');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -97,4 +98,18 @@ async function stopServers() {
   for (const s of servers.splice(0)) await stopServer(s);
 }
 
-module.exports = { ROOT, SHOTS, TIMEOUT, FIXTURES, NOT_SERVED, servers, startServer, stopServers, launchBrowser };
+// One browser for a test file: started before its first test; it and every server the file
+// started are stopped after its last. Use `.browser` of what it returns inside the tests.
+function useBrowser() {
+  const held = { browser: null };
+  before(async () => {
+    held.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (held.browser) await held.browser.close();
+    await stopServers();
+  });
+  return held;
+}
+
+module.exports = { ROOT, SHOTS, TIMEOUT, FIXTURES, NOT_SERVED, servers, startServer, useBrowser };

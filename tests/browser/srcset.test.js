@@ -6,21 +6,12 @@
 //   node tests/browser/srcset.test.js        (after `cargo build`; see ./harness.js)
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { SHOTS, TIMEOUT, startServer, stopServers, launchBrowser } = require('./harness');
+const { SHOTS, TIMEOUT, startServer, useBrowser } = require('./harness');
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  await stopServers();
-});
+const session = useBrowser();
 
 // The smallest candidate that covers the slot at the screen's density: what the HTML standard
 // lets a browser pick, and what Chromium picks.
@@ -36,7 +27,7 @@ async function snippet(server, image, query) {
 // until the box has been measured. Returns what was requested, the box before and after the
 // image, and the layout shifts the page recorded.
 async function load(server, markup, { width, dpr }) {
-  const context = await browser.newContext({
+  const context = await session.browser.newContext({
     viewport: { width, height: 1400 }, deviceScaleFactor: dpr, colorScheme: 'light',
   });
   const page = await context.newPage();

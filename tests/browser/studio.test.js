@@ -6,33 +6,24 @@
 //                                             CHROMIUM the browser)
 'use strict';
 
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const {
-  SHOTS, TIMEOUT, FIXTURES, NOT_SERVED, servers, startServer, stopServers, launchBrowser,
+  SHOTS, TIMEOUT, FIXTURES, NOT_SERVED, servers, startServer, useBrowser,
 } = require('./harness');
 
 const ADMIN_TOKEN = 'studio-test-token-' + crypto.randomBytes(6).toString('hex');
 const SIGNING_KEY = 'studio-test-signing-key';
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  await stopServers();
-});
+const session = useBrowser();
 
 // A page that records console errors and CSP violations (load failures of the deliberately broken
 // fixtures are expected and ignored).
 async function openPage(base, viewport = { width: 1360, height: 900 }) {
-  const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  const context = await session.browser.newContext({ viewport, colorScheme: 'light' });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
