@@ -150,8 +150,9 @@ test('the editor renders width and format changes and hands out the URL and snip
   assert.match(widths, /sizes="\(max-width: 320px\) 100vw, 320px"/);
   assert.ok(widths.includes('width="1920" height="1280"'), widths);
   const sizes = encodeURIComponent('(max-width: 320px) 100vw, 320px');
+  const absoluteSet = (srcset) => srcset.split(', ').map((c) => server.base + c).join(', ');
   const served = await (await fetch(`${server.base}/srcset/storm.jpg?fmt=webp&sizes=${sizes}`)).json();
-  assert.ok(widths.includes(`srcset="${amp(served.srcset.split(', ').map((c) => server.base + c).join(', '))}"`),
+  assert.ok(widths.includes(`srcset="${amp(absoluteSet(served.srcset))}"`),
     `the <img> carries the server's srcset: ${widths} / ${served.srcset}`);
   const picture = await page.inputValue('#out-picture');
   const pictureServed = await (await fetch(`${server.base}/srcset/storm.jpg?sizes=${sizes}`)).json();
@@ -171,7 +172,7 @@ test('the editor renders width and format changes and hands out the URL and snip
       srcset: img.getAttribute('srcset') };
   }, picture);
   assert.deepEqual(parsed, { sources: 1, width: '1920',
-    srcset: pictureServed.srcset.split(', ').map((c) => server.base + c).join(', ') });
+    srcset: absoluteSet(pictureServed.srcset) });
 
   // What the page says about the result is what the server sends.
   const direct = await fetch(url);
