@@ -448,9 +448,22 @@ fn operations(c: &mut C) {
     group.finish();
 }
 
+/// `/info?placeholder=1`'s work: the 100 px render, both hashes, the colour and the LQIP.
+fn placeholders(c: &mut C) {
+    let mut group = bench_group(c, "placeholders", 20, 3);
+    for name in ["kleiber-12mp.jpg", "storm.jpg", "focal.png"] {
+        let bytes = sample(name);
+        group.bench_function(name, |b| {
+            b.iter(|| imgserver::pipeline::placeholder(&bytes, &settings()).expect("placeholder"))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = whole_renders, jpeg_widths, decode_steps, resize_steps, encode_steps, operations
+    targets = whole_renders, jpeg_widths, decode_steps, resize_steps, encode_steps, operations,
+        placeholders
 }
 criterion_main!(benches);

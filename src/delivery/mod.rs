@@ -7,6 +7,7 @@
 //! heavy slots, one per client at a time (see `limits::RenderPool::run_weighed`).
 
 mod conditional;
+mod info;
 mod metadata;
 mod original;
 mod srcset;
@@ -33,6 +34,7 @@ use crate::source::{
 };
 
 pub use conditional::etag_matches;
+pub use info::{InfoQuery, InfoReply};
 pub use original::OriginalStream;
 pub use srcset::{SourceSet, SrcsetReply};
 
@@ -76,21 +78,6 @@ pub struct ImageReply {
 pub enum ReplyBody {
     Variant(Bytes),
     Original(OriginalStream),
-}
-
-/// The source's facts, as `/info` reports them.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct InfoReply {
-    pub width: u32,
-    pub height: u32,
-    pub format: &'static str,
-    pub bytes: u64,
-    pub content_id: String,
-    /// From the folder's `.imgserver.toml`, when it says anything of this image.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub focus: Option<[f64; 2]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alt: Option<String>,
 }
 
 pub struct Delivery {
@@ -203,33 +190,6 @@ impl Delivery {
         Ok(ImageReply { fallback, ..reply })
     }
 
-    /// Serves `GET /info/{path}`: the path as `/img/` resolves it (the source's facts; path
-    /// parameters are checked as `/img/` checks them), its header read from a prefix.
-    pub async fn info(&self, raw_path: &str) -> Result<InfoReply, AppError> {
-        let segments = decode_url_segments(raw_path)?;
-        let found = self.resolve(&segments)?;
-        self.apply_path_params(&mut RawParams::default(), &found)?;
-        let file = found.file;
-        let (opened, _held) = self.open(&file).await?;
-        let info = original::probe(&opened, &self.budget, &self.pipeline)
-            .await?
-            .info();
-        let meta = self
-            .metadata
-            .of(&self.source, &file)
-            .await
-            .unwrap_or_default();
-        Ok(InfoReply {
-            width: info.width,
-            height: info.height,
-            format: info.format.name(),
-            bytes: opened.size(),
-            content_id: file.content_id,
-            focus: meta.focus,
-            alt: meta.alt,
-        })
-    }
-
     fn fallback(&self) -> Result<Option<FileRef>, AppError> {
         let Some(path) = &self.settings.images.fallback else {
             return Ok(None);
@@ -320,9 +280,9 @@ impl Delivery {
             };
             transform.render_spec(source_format, without_avif, images)
         });
-        let planned = Planned { spec, fallback };
+        let job = Job::Variant(Planned { spec, fallback });
         let lookup = self
-            .lookup_or_render(&key, file, planned, &etag, query.admission)
+            .lookup_or_render(&key, file, job, &etag, query.admission)
             .await?;
         Ok(ImageReply {
             status,
@@ -345,7 +305,7 @@ impl Delivery {
         &self,
         key: &VariantKey,
         file: FileRef,
-        spec: Planned,
+        job: Job,
         etag: &str,
         admission: &RenderAdmission,
     ) -> Result<Lookup, AppError> {
@@ -355,7 +315,7 @@ impl Delivery {
             let charged = Arc::new(AtomicBool::new(false));
             let render = self.render(
                 file.clone(),
-                spec.clone(),
+                job.clone(),
                 etag.to_string(),
                 admission.client(),
             );
@@ -378,13 +338,13 @@ impl Delivery {
         }
     }
 
-    /// Reads the source and renders it on the pool, on behalf of `client` (whose heavy renders
-    /// run one at a time). Owns what it needs: the cache runs it on its own task, so it
-    /// outlives a client that gives up.
+    /// Reads the source and renders it (or its placeholders) on the pool, on behalf of `client`
+    /// (whose heavy renders run one at a time). Owns what it needs: the cache runs it on its own
+    /// task, so it outlives a client that gives up.
     fn render(
         &self,
         file: FileRef,
-        planned: Planned,
+        job: Job,
         etag: String,
         client: Option<IpAddr>,
     ) -> impl Future<Output = Result<Variant, AppError>> + Send + 'static {
@@ -405,28 +365,28 @@ impl Delivery {
                 .run_weighed(client, move || {
                     let read = move || source.read(&file, settings.max_source_bytes);
                     let assessed = read().map_err(AppError::from).and_then(|bytes| {
-                        let (spec, cost) = planned.assess(&bytes, &settings)?;
-                        Ok((bytes, spec, cost))
+                        let (work, cost) = job.assess(&bytes, &settings)?;
+                        Ok((bytes, work, cost))
                     });
-                    let (bytes, spec, cost) = match assessed {
+                    let (bytes, work, cost) = match assessed {
                         Ok(assessed) => assessed,
                         Err(e) => return Step::Done(Err(e)),
                     };
                     if cost.cpu <= heavy_cost {
                         let _held = held;
-                        return Step::Done(render_bytes(&bytes, &spec, &settings));
+                        return Step::Done(work.run(&bytes, &settings));
                     }
                     // Read again once a heavy slot is free rather than held while waiting
                     // (the budget stays charged: the read is certain to come).
                     drop(bytes);
                     Step::Heavy(Box::new(move || {
                         let _held = held;
-                        render_bytes(&read()?, &spec, &settings)
+                        work.run(&read()?, &settings)
                     }))
                 })
                 .await??;
             Ok(Variant {
-                content_type: rendered.format.mime().to_string(),
+                content_type: rendered.content_type.to_string(),
                 bytes: Bytes::from(rendered.bytes),
                 etag,
                 origin,
@@ -500,12 +460,65 @@ impl Planned {
     }
 }
 
-fn render_bytes(
-    bytes: &[u8],
-    spec: &RenderSpec,
-    settings: &PipelineSettings,
-) -> Result<pipeline::Rendered, AppError> {
-    Ok(pipeline::render(bytes, spec, settings)?)
+/// What the render pool is asked to make of a source: a variant, or its placeholders.
+#[derive(Debug, Clone)]
+enum Job {
+    Variant(Planned),
+    Placeholder,
+}
+
+/// A job once its cost is known: what the pool runs.
+enum Work {
+    Render(RenderSpec),
+    Placeholder,
+}
+
+/// A job's result, as the cache stores it.
+struct Output {
+    content_type: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl Job {
+    fn assess(
+        self,
+        bytes: &[u8],
+        settings: &PipelineSettings,
+    ) -> Result<(Work, pipeline::RenderCost), PipelineError> {
+        match self {
+            Job::Variant(planned) => {
+                let (spec, cost) = planned.assess(bytes, settings)?;
+                Ok((Work::Render(spec), cost))
+            }
+            Job::Placeholder => {
+                let cost = pipeline::assess(bytes, &pipeline::placeholder_spec(), settings)?;
+                Ok((Work::Placeholder, cost))
+            }
+        }
+    }
+}
+
+impl Work {
+    fn run(&self, bytes: &[u8], settings: &PipelineSettings) -> Result<Output, AppError> {
+        match self {
+            Work::Render(spec) => {
+                let rendered = pipeline::render(bytes, spec, settings)?;
+                Ok(Output {
+                    content_type: rendered.format.mime(),
+                    bytes: rendered.bytes,
+                })
+            }
+            Work::Placeholder => {
+                let placeholder = pipeline::placeholder(bytes, settings)?;
+                let bytes = serde_json::to_vec(&placeholder)
+                    .map_err(|e| AppError::internal(anyhow::anyhow!("placeholder JSON: {e}")))?;
+                Ok(Output {
+                    content_type: info::PLACEHOLDER_CONTENT_TYPE,
+                    bytes,
+                })
+            }
+        }
+    }
 }
 
 impl ImageReply {

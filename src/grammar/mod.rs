@@ -3,10 +3,12 @@
 //! segments), and the one error a malformed request gets. Plain parsing over the pipeline's
 //! vocabulary; [`crate::request`] resolves the result against the configuration.
 
+mod info_query;
 mod operations;
 mod params;
 mod query_text;
 
+pub use info_query::wants_placeholder;
 pub use params::{
     apply_path_params, is_path_param, parse_query, FormatChoice, RawParams, MAX_QUERY_PARAMS,
 };

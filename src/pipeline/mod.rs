@@ -27,6 +27,9 @@
 //! first and resampling last are the same pixels as this order's resample-then-turn: a turn
 //! moves pixels without changing them, and the region resampled is the one the order names.
 //!
+//! [`placeholder`] runs steps 1-11 for a 100 px render of the whole image, then computes the
+//! placeholders from its pixels instead of step 12 (`placeholder.rs`).
+//!
 //! [`assess`] runs steps 1-3 only, to estimate a render's cost before it is admitted
 //! (`cost.rs`); [`probe`] runs steps 1-2 (for `/info/`), and [`outputs`] steps 1-3 for any
 //! number of specs (for `/srcset/`).
@@ -48,6 +51,7 @@ mod layout;
 mod limits;
 mod operations;
 mod orient;
+mod placeholder;
 mod resize;
 mod smart;
 mod sniff;
@@ -55,6 +59,7 @@ mod trim;
 
 pub use cost::RenderCost;
 pub use operations::MILLION;
+pub use placeholder::{placeholder, spec as placeholder_spec, Placeholder};
 pub use spec::{
     Crop, Fit, Flip, Focus, Gravity, ImageFormat, Operations, Padding, PipelineSettings,
     RenderSpec, Rendered, Rgba, Rotation, ShrinkOnLoad, Sigma, SourceInfo,
@@ -196,6 +201,28 @@ pub fn render(
     spec: &RenderSpec,
     settings: &PipelineSettings,
 ) -> Result<Rendered, PipelineError> {
+    let image = render_pixels(bytes, spec, settings)?;
+    let options = encode::Options {
+        quality: spec.quality,
+        interlace: spec.ops.interlace,
+        lossless: spec.ops.lossless,
+    };
+    let bytes = encode::encode(&image, spec.format, options, settings)
+        .with_context(|| format!("encoding {}x{} {}", image.width, image.height, spec.format))?;
+    Ok(Rendered {
+        bytes,
+        format: spec.format,
+        width: image.width,
+        height: image.height,
+    })
+}
+
+/// Steps 1 to 11: the pixels `spec` asks for, ready for its encoder.
+fn render_pixels(
+    bytes: &[u8],
+    spec: &RenderSpec,
+    settings: &PipelineSettings,
+) -> Result<bitmap::Bitmap, PipelineError> {
     let Planned {
         header,
         mut layout,
@@ -246,19 +273,7 @@ pub fn render(
         // Opaque alpha is dropped too: smaller, faster output with the same pixels.
         image = compose::flatten(image, spec.background);
     }
-    let options = encode::Options {
-        quality: spec.quality,
-        interlace: spec.ops.interlace,
-        lossless: spec.ops.lossless,
-    };
-    let bytes = encode::encode(&image, spec.format, options, settings)
-        .with_context(|| format!("encoding {}x{} {}", image.width, image.height, spec.format))?;
-    Ok(Rendered {
-        bytes,
-        format: spec.format,
-        width: image.width,
-        height: image.height,
-    })
+    Ok(image)
 }
 
 /// The individual steps, public only so that `benches/` can time each one. Not an API.

@@ -508,6 +508,12 @@ impl VariantKey {
         Self::digest(content_id, "original")
     }
 
+    /// The placeholders of the source whose content identity is `content_id` (the version in
+    /// the name: a change of how they are computed must not serve the old ones from disk).
+    pub fn for_placeholder(content_id: &str) -> Self {
+        Self::digest(content_id, "placeholder/1")
+    }
+
     fn digest(content_id: &str, canonical: &str) -> Self {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();

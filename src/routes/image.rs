@@ -6,21 +6,16 @@
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::delivery::{ImageQuery, ImageReply, ReplyBody};
 use crate::error::AppError;
 use crate::grammar::{below, IMG_PREFIX};
-use crate::limits::RenderAdmission;
 use crate::state::AppState;
 
 pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let admission = req
-        .extensions()
-        .get::<RenderAdmission>()
-        .cloned()
-        .unwrap_or_default();
+    let admission = super::render_admission(&req);
     // The router matched the decoded path; a prefix that was itself percent-encoded
     // (`/%69mg/...`) is not a spelling we serve.
     let raw_path = below(req.uri().path(), IMG_PREFIX).ok_or_else(AppError::not_found)?;

@@ -15,6 +15,7 @@ mod http_errors;
 mod http_images;
 mod http_metadata;
 mod http_operations;
+mod info_placeholders;
 mod limits_rate;
 mod limits_render;
 mod limits_variants;
