@@ -30,6 +30,20 @@ async fn info(app: &TestApp, url: &str) -> serde_json::Value {
     res.json().await.unwrap()
 }
 
+fn assert_dominant(json: &serde_json::Value, colour: [u8; 3]) {
+    let [r, g, b] = hex(json["dominant_color"].as_str().unwrap());
+    assert!(near(&image::Rgba([r, g, b, 255]), colour, 6), "{json}");
+}
+
+/// The LQIP's WebP bytes, out of its `data:` URL.
+fn lqip_webp(json: &serde_json::Value) -> Vec<u8> {
+    let lqip = json["lqip"].as_str().unwrap();
+    base64(
+        lqip.strip_prefix("data:image/webp;base64,")
+            .expect("a WebP data URL"),
+    )
+}
+
 fn hex(colour: &str) -> [u8; 3] {
     let c = colour.strip_prefix('#').expect("#rrggbb");
     assert_eq!(c.len(), 6, "{colour}");
@@ -69,15 +83,7 @@ async fn placeholders_decode_back_to_the_image() {
     );
     assert_eq!(json["format"], "png");
 
-    let dominant = hex(json["dominant_color"].as_str().unwrap());
-    assert!(
-        near(
-            &image::Rgba([dominant[0], dominant[1], dominant[2], 255]),
-            RED,
-            6
-        ),
-        "{dominant:?}"
-    );
+    assert_dominant(&json, RED);
 
     // ThumbHash: its own decoder gives back the aspect ratio and the two sides' colours.
     let hash = base64(json["thumbhash"].as_str().unwrap());
@@ -104,11 +110,7 @@ async fn placeholders_decode_back_to_the_image() {
     );
 
     // The LQIP: a WebP under 1 KB, 32 px on the long side, the same picture.
-    let lqip = json["lqip"].as_str().unwrap();
-    let webp = base64(
-        lqip.strip_prefix("data:image/webp;base64,")
-            .expect("a WebP data URL"),
-    );
+    let webp = lqip_webp(&json);
     assert!(webp.len() <= 1024, "{} bytes", webp.len());
     assert_eq!(decode(&webp), ("webp".to_string(), 32, 21));
     let tiny = decode_rgba(&webp);
@@ -152,15 +154,7 @@ async fn placeholders_are_cached_per_version_of_the_file() {
     .unwrap();
     let changed = info(&app, "/info/ph/flag.png?placeholder=1").await;
     assert_ne!(changed["content_id"], first["content_id"]);
-    let dominant = hex(changed["dominant_color"].as_str().unwrap());
-    assert!(
-        near(
-            &image::Rgba([dominant[0], dominant[1], dominant[2], 255]),
-            BLUE,
-            6
-        ),
-        "{dominant:?}"
-    );
+    assert_dominant(&changed, BLUE);
     assert_ne!(changed["thumbhash"], first["thumbhash"]);
     assert_eq!(app.renders(), renders + 1);
 }
@@ -209,25 +203,15 @@ async fn computing_placeholders_is_charged_to_the_render_rate() {
     ])
     .await;
     let client = client_from([127, 0, 0, 7]);
-    let get = |path: &str| client.get(app.url(path)).send();
-    assert_eq!(
-        get("/info/ph/flag.png?placeholder=1")
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let refused = get("/info/ph/other.png?placeholder=1").await.unwrap();
-    assert_eq!(refused.status(), 429);
+    let status = |path: &'static str| {
+        let request = client.get(app.url(path)).send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/info/ph/flag.png?placeholder=1").await, 200);
+    assert_eq!(status("/info/ph/other.png?placeholder=1").await, 429);
     // What is cached costs nothing, and the facts alone are no render.
-    assert_eq!(
-        get("/info/ph/flag.png?placeholder=1")
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(get("/info/ph/other.png").await.unwrap().status(), 200);
+    assert_eq!(status("/info/ph/flag.png?placeholder=1").await, 200);
+    assert_eq!(status("/info/ph/other.png").await, 200);
 }
 
 #[tokio::test]
@@ -249,8 +233,7 @@ async fn placeholders_follow_the_displayed_orientation() {
             (ratio - w / h).abs() < 0.15 * w / h,
             "orientation {n}: {ratio} for {w}x{h}"
         );
-        let lqip = json["lqip"].as_str().unwrap();
-        let webp = base64(lqip.strip_prefix("data:image/webp;base64,").unwrap());
+        let webp = lqip_webp(&json);
         let (_, lw, lh) = decode(&webp);
         assert_eq!(lw.max(lh), 32, "orientation {n}");
         assert_eq!(
