@@ -88,7 +88,7 @@ impl Delivery {
     }
 
     /// The source's placeholders, from the cache or computed on the render pool.
-    async fn placeholder(
+    pub(super) async fn placeholder(
         &self,
         file: &FileRef,
         admission: &RenderAdmission,

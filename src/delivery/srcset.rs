@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::error::AppError;
 use crate::grammar::{canonical_query, RawParams, IMG_PREFIX};
+use crate::limits::RenderAdmission;
+use crate::pipeline::Placeholder;
 use crate::request::{plan_srcset, CandidateSet, SrcsetError, SrcsetForm, SrcsetPlan, SrcsetQuery};
 use crate::source::{decode_url_segments, RelPath};
 
@@ -29,10 +31,9 @@ pub struct SrcsetReply {
     pub alt: Option<String>,
     /// The modern formats, best first (`<source>` elements of the `<picture>`).
     pub sources: Vec<SourceSet>,
-    /// The image's placeholder (a blurred preview or colour for the page to show while the
-    /// image loads); always `null` until placeholders are built (issue 16), present so that
-    /// clients can be written against the final shape.
-    pub placeholder: Option<serde_json::Value>,
+    /// With `placeholder=1`, the image's placeholders (`/info`'s: a blurred preview or colour
+    /// for the page to show while the image loads); `null` otherwise.
+    pub placeholder: Option<Placeholder>,
     /// How the request asked the reply to be written, if it did (`format=`).
     #[serde(skip)]
     pub form: Option<SrcsetForm>,
@@ -57,23 +58,34 @@ impl From<SrcsetError> for AppError {
 
 impl Delivery {
     /// Plans the srcset of the image at `raw_path` (below `/srcset/`, still percent-encoded)
-    /// for the query `raw_query`.
-    pub async fn srcset(&self, raw_path: &str, raw_query: &str) -> Result<SrcsetReply, AppError> {
+    /// for the query `raw_query`. Nothing is rendered unless placeholders are asked for, which
+    /// `admission` is charged for like `/info`'s.
+    pub async fn srcset(
+        &self,
+        raw_path: &str,
+        raw_query: &str,
+        admission: &RenderAdmission,
+    ) -> Result<SrcsetReply, AppError> {
         let images = &self.settings.images;
         let mut query = SrcsetQuery::parse(raw_query, images)?;
         let segments = decode_url_segments(raw_path)?;
         let found = self.resolve(&segments)?;
         self.apply_path_params(&mut query.params, &found)?;
         let file = found.file;
-        let (opened, _held) = self.open(&file).await?;
+        let (opened, held) = self.open(&file).await?;
         let outputs = original::probe(&opened, &self.budget, &self.pipeline).await?;
+        drop((opened, held));
         let plan = plan_srcset(&query, &outputs, images, &self.pipeline)?;
         let alt = self
             .metadata
             .of(&self.source, &file)
             .await
             .and_then(|meta| meta.alt);
-        self.reply(&file.path, &query, plan, alt)
+        let mut reply = self.reply(&file.path, &query, plan, alt)?;
+        if query.placeholder {
+            reply.placeholder = Some(self.placeholder(&file, admission).await?);
+        }
+        Ok(reply)
     }
 
     fn reply(

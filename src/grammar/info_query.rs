@@ -1,6 +1,7 @@
-//! The query of `/info/{path}`: `placeholder=1` asks for the image's placeholders. Other
-//! parameters are ignored, as they always were on `/info` (a cache-busting `?v=3` keeps
-//! working); the signature parameter is the signing layer's.
+//! The query of `/info/{path}`: `placeholder=1` asks for the image's placeholders (`/srcset`
+//! takes the same flag, [`placeholder_flag`]). Other parameters are ignored, as they always
+//! were on `/info` (a cache-busting `?v=3` keeps working); the signature parameter is the
+//! signing layer's.
 
 use super::RequestError;
 
@@ -12,17 +13,20 @@ pub fn wants_placeholder(raw_query: &str) -> Result<bool, RequestError> {
         if name != "placeholder" {
             continue;
         }
-        wanted = match value.as_ref() {
-            "1" | "true" => true,
-            "0" | "false" => false,
-            _ => {
-                return Err(RequestError::Invalid(
-                    "placeholder must be 1 or 0".to_string(),
-                ))
-            }
-        };
+        wanted = placeholder_flag(&value)?;
     }
     Ok(wanted)
+}
+
+/// The value of a `placeholder` parameter: `1`/`true` or `0`/`false`.
+pub fn placeholder_flag(value: &str) -> Result<bool, RequestError> {
+    match value {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(RequestError::Invalid(
+            "placeholder must be 1 or 0".to_string(),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ mod operations;
 mod params;
 mod query_text;
 
-pub use info_query::wants_placeholder;
+pub use info_query::{placeholder_flag, wants_placeholder};
 pub use params::{
     apply_path_params, is_path_param, parse_query, FormatChoice, RawParams, MAX_QUERY_PARAMS,
 };

@@ -127,5 +127,10 @@ fn admit(req: &mut ServiceRequest) -> Result<(), AppError> {
         // Public while it signs nothing: limited like `/info`.
         guard.limits.check(RateLimit::Hit, client)?;
     }
+    if under(&path, SRCSET_PREFIX) {
+        // Its placeholders are renders, signed or not.
+        req.extensions_mut()
+            .insert(RenderAdmission::new(guard.limits.clone(), client));
+    }
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! that match what `/img/` will send.
 
 use crate::config::ImageSettings;
-use crate::grammar::{parse_query, FormatChoice, RawParams};
+use crate::grammar::{parse_query, placeholder_flag, FormatChoice, RawParams};
 use crate::pipeline::{ImageFormat, Outputs, PipelineError, PipelineSettings};
 
 use super::accept::Accepted;
@@ -37,13 +37,15 @@ pub struct SrcsetQuery {
     pub widths: Option<Vec<u32>>,
     pub sizes: String,
     pub form: Option<SrcsetForm>,
+    /// `placeholder=1`: the reply carries the image's placeholders (computed like `/info`'s).
+    pub placeholder: bool,
 }
 
 impl SrcsetQuery {
     /// Splits `/srcset`'s own parameters (`widths`, `sizes`, `format=html|json`) from the
     /// transform's, which follow `/img/`'s rules.
     pub fn parse(raw_query: &str, images: &ImageSettings) -> Result<SrcsetQuery, RequestError> {
-        let (mut widths, mut sizes, mut form) = (None, None, None);
+        let (mut widths, mut sizes, mut form, mut placeholder) = (None, None, None, None);
         let mut rest = form_urlencoded::Serializer::new(String::new());
         for (name, value) in form_urlencoded::parse(raw_query.as_bytes()) {
             match (name.as_ref(), value.as_ref()) {
@@ -51,6 +53,7 @@ impl SrcsetQuery {
                 ("sizes", v) => once(&mut sizes, "sizes", parse_sizes(v)?)?,
                 ("format", "html") => once(&mut form, "format", SrcsetForm::Html)?,
                 ("format", "json") => once(&mut form, "format", SrcsetForm::Json)?,
+                ("placeholder", v) => once(&mut placeholder, "placeholder", placeholder_flag(v)?)?,
                 ("dpr", _) => {
                     return Err(invalid(
                         "dpr has no place in a srcset: its width descriptors let the browser \
@@ -78,6 +81,7 @@ impl SrcsetQuery {
             widths,
             sizes: sizes.unwrap_or_else(|| DEFAULT_SIZES.to_string()),
             form,
+            placeholder: placeholder.unwrap_or(false),
         })
     }
 }

@@ -19,7 +19,11 @@ use super::admin::guarded;
 pub async fn srcset(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let answer = async {
         let raw_path = below(req.uri().path(), SRCSET_PREFIX).ok_or_else(AppError::not_found)?;
-        let reply = state.delivery.srcset(raw_path, req.query_string()).await?;
+        let admission = super::render_admission(&req);
+        let reply = state
+            .delivery
+            .srcset(raw_path, req.query_string(), &admission)
+            .await?;
         Ok(respond(&req, reply))
     };
     if state.settings.security.signing_key.is_none() {

@@ -24,7 +24,7 @@ use crate::config::Settings;
 use crate::delivery::{Delivery, SrcsetReply};
 use crate::error::AppError;
 use crate::git_sync::GitSync;
-use crate::limits::{self, RenderPool};
+use crate::limits::{self, RenderAdmission, RenderPool};
 use crate::metrics::Metrics;
 use crate::middleware::{self, access_log, request_id, Guard};
 use crate::routes;
@@ -214,7 +214,11 @@ pub async fn srcset_offline(
     let delivery = Delivery::new(settings.clone(), tree, cache, pool);
     let encoded = RelPath::parse(path)?.url_below("");
     delivery
-        .srcset(encoded.trim_start_matches('/'), query)
+        .srcset(
+            encoded.trim_start_matches('/'),
+            query,
+            &RenderAdmission::default(),
+        )
         .await
 }
 

@@ -202,16 +202,27 @@ async fn computing_placeholders_is_charged_to_the_render_rate() {
         ("limits.per_ip_burst", "1"),
     ])
     .await;
-    let client = client_from([127, 0, 0, 7]);
-    let status = |path: &'static str| {
+    std::fs::write(app.root.path().join("ph/third.png"), bands(&[RED], 40, 40)).unwrap();
+    let (one, two) = (client_from([127, 0, 0, 7]), client_from([127, 0, 0, 8]));
+    let status = |client: &reqwest::Client, path: &'static str| {
         let request = client.get(app.url(path)).send();
         async move { request.await.unwrap().status().as_u16() }
     };
-    assert_eq!(status("/info/ph/flag.png?placeholder=1").await, 200);
-    assert_eq!(status("/info/ph/other.png?placeholder=1").await, 429);
+    assert_eq!(status(&one, "/info/ph/flag.png?placeholder=1").await, 200);
+    assert_eq!(status(&one, "/info/ph/other.png?placeholder=1").await, 429);
     // What is cached costs nothing, and the facts alone are no render.
-    assert_eq!(status("/info/ph/flag.png?placeholder=1").await, 200);
-    assert_eq!(status("/info/ph/other.png").await, 200);
+    assert_eq!(status(&one, "/info/ph/flag.png?placeholder=1").await, 200);
+    assert_eq!(status(&one, "/info/ph/other.png").await, 200);
+    // Through /srcset too they are renders; planning alone is none.
+    assert_eq!(
+        status(&two, "/srcset/ph/other.png?placeholder=1").await,
+        200
+    );
+    assert_eq!(
+        status(&two, "/srcset/ph/third.png?placeholder=1").await,
+        429
+    );
+    assert_eq!(status(&two, "/srcset/ph/third.png").await, 200);
 }
 
 #[tokio::test]
@@ -242,4 +253,20 @@ async fn placeholders_follow_the_displayed_orientation() {
             "orientation {n}: the LQIP is turned as displayed"
         );
     }
+}
+
+#[tokio::test]
+async fn srcset_carries_the_same_placeholders_when_asked() {
+    let app = app_with(&[]).await;
+    let from_info = info(&app, "/info/ph/flag.png?placeholder=1").await;
+    let srcset = info(&app, "/srcset/ph/flag.png?format=json&placeholder=1").await;
+    let placeholder = &srcset["placeholder"];
+    for key in ["thumbhash", "blurhash", "dominant_color", "lqip"] {
+        assert_eq!(placeholder[key], from_info[key], "{key}: {srcset}");
+    }
+    let plain = info(&app, "/srcset/ph/flag.png?format=json").await;
+    assert_eq!(plain["placeholder"], serde_json::Value::Null);
+    let res = app.raw_get("/srcset/ph/flag.png?placeholder=maybe").await;
+    assert_eq!(res.status, 400);
+    assert_eq!(error_of(&res.body).0, "invalid_parameter");
 }

@@ -77,7 +77,7 @@ async fn the_json_lists_every_candidate_at_the_width_it_states() {
     );
     assert_eq!(reply["sizes"], "100vw");
     assert_eq!(reply["alt"], Value::Null);
-    // The documented shape is whole: the placeholder is there, null until issue 16 builds it.
+    // The documented shape is whole: the placeholder is there, null unless asked for.
     assert_eq!(reply.get("placeholder"), Some(&Value::Null), "{reply}");
     assert_eq!(reply["src"], "/img/wide.png?w=800", "the middle candidate");
     let types: Vec<&str> = reply["sources"]
