@@ -491,7 +491,7 @@ impl Job {
                 Ok((Work::Render(spec), cost))
             }
             Job::Placeholder => {
-                let cost = pipeline::assess(bytes, &pipeline::placeholder_spec(), settings)?;
+                let cost = pipeline::placeholder_cost(bytes, settings)?;
                 Ok((Work::Placeholder, cost))
             }
         }

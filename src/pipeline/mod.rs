@@ -59,7 +59,7 @@ mod trim;
 
 pub use cost::RenderCost;
 pub use operations::MILLION;
-pub use placeholder::{placeholder, spec as placeholder_spec, Placeholder};
+pub use placeholder::{placeholder, placeholder_cost, Placeholder};
 pub use spec::{
     Crop, Fit, Flip, Focus, Gravity, ImageFormat, Operations, Padding, PipelineSettings,
     RenderSpec, Rendered, Rgba, Rotation, ShrinkOnLoad, Sigma, SourceInfo,
@@ -304,14 +304,7 @@ pub mod steps {
 
     /// Lanczos3 resample of the whole bitmap.
     pub fn resize(bitmap: Bitmap, width: u32, height: u32) -> Bitmap {
-        let (w, h) = (f64::from(bitmap.width), f64::from(bitmap.height));
-        let crop = geometry::Rect {
-            x: 0.0,
-            y: 0.0,
-            width: w,
-            height: h,
-        };
-        resize::resize(bitmap, crop, width, height).expect("resize")
+        resize::resize_whole(bitmap, width, height).expect("resize")
     }
 
     pub fn encode(bitmap: &Bitmap, format: ImageFormat, settings: &PipelineSettings) -> Vec<u8> {

@@ -12,7 +12,7 @@ use base64::Engine;
 
 use super::bitmap::Bitmap;
 use super::spec::{Fit, ImageFormat, PipelineSettings, RenderSpec, ShrinkOnLoad};
-use super::{encode, render_pixels, resize, PipelineError};
+use super::{encode, render_pixels, resize, PipelineError, RenderCost};
 
 /// The long side of the pixels the hashes and the colour are computed from.
 const HASH_SIDE: u32 = 100;
@@ -37,12 +37,28 @@ pub struct Placeholder {
 }
 
 /// The render placeholders are computed from: the whole image inside 100x100, never enlarged,
-/// alpha kept. Public so that the cost of a placeholder is estimated like any render's.
-pub fn spec() -> RenderSpec {
+/// alpha kept.
+fn spec() -> RenderSpec {
     RenderSpec {
         fit: Fit::Inside,
         ..RenderSpec::resize(Some(HASH_SIDE), Some(HASH_SIDE), ImageFormat::Webp)
     }
+}
+
+/// The settings of that render: the service's, with the `fast` shrink-on-load rule.
+fn render_settings(settings: &PipelineSettings) -> PipelineSettings {
+    PipelineSettings {
+        shrink_on_load: ShrinkOnLoad::Fast,
+        ..settings.clone()
+    }
+}
+
+/// The estimated cost of [`placeholder`], from the header alone, as any render's is estimated.
+pub fn placeholder_cost(
+    bytes: &[u8],
+    settings: &PipelineSettings,
+) -> Result<RenderCost, PipelineError> {
+    super::assess(bytes, &spec(), &render_settings(settings))
 }
 
 /// Computes the placeholders of `bytes` (the source limits of `settings` apply).
@@ -50,10 +66,7 @@ pub fn placeholder(
     bytes: &[u8],
     settings: &PipelineSettings,
 ) -> Result<Placeholder, PipelineError> {
-    let settings = PipelineSettings {
-        shrink_on_load: ShrinkOnLoad::Fast,
-        ..settings.clone()
-    };
+    let settings = render_settings(settings);
     let small = render_pixels(bytes, &spec(), &settings)?;
     let rgba = rgba(small.clone());
     let (w, h) = (small.width, small.height);
@@ -116,13 +129,7 @@ fn lqip(small: Bitmap, settings: &PipelineSettings) -> Result<String, PipelineEr
     let scale = f64::from(LQIP_SIDE.min(long)) / f64::from(long);
     let w = ((f64::from(small.width) * scale).round() as u32).max(1);
     let h = ((f64::from(small.height) * scale).round() as u32).max(1);
-    let whole = super::geometry::Rect {
-        x: 0.0,
-        y: 0.0,
-        width: f64::from(small.width),
-        height: f64::from(small.height),
-    };
-    let tiny = resize::resize(small, whole, w, h)?;
+    let tiny = resize::resize_whole(small, w, h)?;
     let mut webp = Vec::new();
     for quality in LQIP_QUALITIES {
         webp = encode::encode(

@@ -27,6 +27,17 @@ pub fn resize(src: Bitmap, crop: Rect, width: u32, height: u32) -> Result<Bitmap
     convolve(&src, (x, y, cw, ch), width, height, FilterType::Lanczos3)
 }
 
+/// Resamples the whole of `src` to `width`x`height`.
+pub fn resize_whole(src: Bitmap, width: u32, height: u32) -> Result<Bitmap> {
+    let crop = Rect {
+        x: 0.0,
+        y: 0.0,
+        width: f64::from(src.width),
+        height: f64::from(src.height),
+    };
+    resize(src, crop, width, height)
+}
+
 /// A small copy of `crop` of `src` for analysis (smart crop): a box filter, cheap and enough
 /// to judge where the detail is.
 pub fn thumbnail(src: &Bitmap, crop: Rect, width: u32, height: u32) -> Result<Bitmap> {

@@ -42,8 +42,8 @@ pub struct SrcsetQuery {
 }
 
 impl SrcsetQuery {
-    /// Splits `/srcset`'s own parameters (`widths`, `sizes`, `format=html|json`) from the
-    /// transform's, which follow `/img/`'s rules.
+    /// Splits `/srcset`'s own parameters (`widths`, `sizes`, `format=html|json`,
+    /// `placeholder`) from the transform's, which follow `/img/`'s rules.
     pub fn parse(raw_query: &str, images: &ImageSettings) -> Result<SrcsetQuery, RequestError> {
         let (mut widths, mut sizes, mut form, mut placeholder) = (None, None, None, None);
         let mut rest = form_urlencoded::Serializer::new(String::new());
