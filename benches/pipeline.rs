@@ -460,10 +460,53 @@ fn placeholders(c: &mut C) {
     group.finish();
 }
 
+/// A GIF demo as docs repositories have them: 100 frames of 480x270 panning across a photo
+/// (10 ms each), each frame with its own 256-colour palette.
+fn gif_demo() -> Vec<u8> {
+    let photo = imgserver::pipeline::steps::decode(&sample("storm.jpg"), 8).expect("decode");
+    let photo = imgserver::pipeline::steps::resize(photo, 720, 480);
+    let (w, h) = (480usize, 270usize);
+    let mut out = Vec::new();
+    let mut encoder = gif::Encoder::new(&mut out, w as u16, h as u16, &[]).expect("gif");
+    encoder.set_repeat(gif::Repeat::Infinite).expect("loop");
+    let channels = usize::from(photo.channels);
+    for i in 0..100 {
+        let (left, top) = (i * 2, i);
+        let mut rgba = Vec::with_capacity(w * h * 4);
+        for y in top..top + h {
+            let row = &photo.data[(y * photo.width as usize + left) * channels..];
+            for px in row.chunks_exact(channels).take(w) {
+                rgba.extend_from_slice(&[px[0], px[1], px[2], 255]);
+            }
+        }
+        let mut frame = gif::Frame::from_rgba_speed(w as u16, h as u16, &mut rgba, 10);
+        frame.delay = 1;
+        encoder.write_frame(&frame).expect("frame");
+    }
+    drop(encoder);
+    out
+}
+
+/// The animation goal of issue 16: the 100-frame demo to 240 px wide, every frame kept.
+fn animations(c: &mut C) {
+    let bytes = gif_demo();
+    let mut group = bench_group(c, "animation 100x480x270 gif", 10, 20);
+    for format in [ImageFormat::Webp, ImageFormat::Gif] {
+        let spec = RenderSpec {
+            animate: true,
+            ..RenderSpec::resize(Some(240), None, format)
+        };
+        group.bench_function(format!("to 240 px {format}"), |b| {
+            b.iter(|| render(&bytes, &spec, &settings()).expect("render"))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(CpuTime);
     targets = whole_renders, jpeg_widths, decode_steps, resize_steps, encode_steps, operations,
-        placeholders
+        placeholders, animations
 }
 criterion_main!(benches);

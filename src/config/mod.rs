@@ -137,6 +137,7 @@ pub struct ImageSettings {
     pub max_source_pixels: u64,
     pub max_source_bytes: u64,
     pub max_frames: u32,
+    pub max_animation_pixels: u64,
     /// Relative to the source root, already checked to be a plain relative path.
     pub fallback: Option<String>,
     pub fallback_status: u16,
@@ -184,6 +185,7 @@ impl ImageSettings {
             max_source_pixels: self.max_source_pixels,
             max_source_bytes: self.max_source_bytes,
             max_frames: self.max_frames,
+            max_animation_pixels: self.max_animation_pixels,
             webp_method: self.webp_effort,
             avif_speed: self.avif_speed,
             max_avif_pixels: self.max_avif_pixels,

@@ -104,6 +104,7 @@ section!(RawImages {
     max_source_pixels: u64,
     max_source_bytes: SizeValue,
     max_frames: u32,
+    max_animation_pixels: u64,
     fallback: String,
     fallback_status: u16,
     fallback_cache_control: String,

@@ -354,6 +354,14 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         }
     }
     let max_source_pixels = p.take("images.max_source_pixels", i.max_source_pixels);
+    let max_frames = p.take("images.max_frames", i.max_frames);
+    if max_frames == 0 {
+        p.add("images.max_frames", "must be positive");
+    }
+    let max_animation_pixels = p.take("images.max_animation_pixels", i.max_animation_pixels);
+    if max_animation_pixels == 0 {
+        p.add("images.max_animation_pixels", "must be positive");
+    }
     if max_source_pixels == 0 {
         p.add("images.max_source_pixels", "must be positive");
     }
@@ -387,7 +395,8 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         max_height,
         max_source_pixels,
         max_source_bytes: p.size("images.max_source_bytes", i.max_source_bytes),
-        max_frames: p.take("images.max_frames", i.max_frames),
+        max_frames,
+        max_animation_pixels,
         fallback,
         fallback_status,
         fallback_cache_control,

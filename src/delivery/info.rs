@@ -35,6 +35,9 @@ pub struct InfoReply {
     pub width: u32,
     pub height: u32,
     pub format: &'static str,
+    /// Frames in the file (1 for a still; an animated GIF or WebP renders them all to GIF or
+    /// WebP).
+    pub frames: u32,
     pub bytes: u64,
     pub content_id: String,
     /// From the folder's `.imgserver.toml`, when it says anything of this image.
@@ -79,6 +82,7 @@ impl Delivery {
             width: info.width,
             height: info.height,
             format: info.format.name(),
+            frames: info.frames,
             bytes,
             content_id: file.content_id,
             focus: meta.focus,
@@ -113,6 +117,7 @@ mod tests {
             width: 4,
             height: 3,
             format: "jpeg",
+            frames: 1,
             bytes: 10,
             content_id: "c".into(),
             focus: None,

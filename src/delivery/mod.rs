@@ -280,7 +280,13 @@ impl Delivery {
             };
             transform.render_spec(source_format, without_avif, images)
         });
-        let job = Job::Variant(Planned { spec, fallback });
+        let animated =
+            transform.animated_spec(source_format, Accepted::from_header(query.accept), images);
+        let job = Job::Variant(Planned {
+            spec,
+            fallback,
+            animated,
+        });
         let lookup = self
             .lookup_or_render(&key, file, job, &etag, query.admission)
             .await?;
@@ -436,11 +442,13 @@ fn check_size(file: &FileRef, max_bytes: u64) -> Result<(), SourceError> {
 }
 
 /// The render a request asked for, and what to render instead if it asked for a negotiated
-/// AVIF larger than `images.max_avif_pixels`.
+/// AVIF larger than `images.max_avif_pixels`, or negotiated a still format for a source that
+/// turns out to be animated.
 #[derive(Debug, Clone)]
 struct Planned {
     spec: RenderSpec,
     fallback: Option<RenderSpec>,
+    animated: Option<RenderSpec>,
 }
 
 impl Planned {
@@ -450,6 +458,12 @@ impl Planned {
         bytes: &[u8],
         settings: &PipelineSettings,
     ) -> Result<(RenderSpec, pipeline::RenderCost), PipelineError> {
+        if let Some(animated) = self.animated {
+            if pipeline::probe(bytes, settings)?.animated {
+                let cost = pipeline::assess(bytes, &animated, settings)?;
+                return Ok((animated, cost));
+            }
+        }
         match (pipeline::assess(bytes, &self.spec, settings), self.fallback) {
             (Err(PipelineError::OutputTooLarge(_)), Some(fallback)) => {
                 let cost = pipeline::assess(bytes, &fallback, settings)?;

@@ -44,6 +44,8 @@ pub struct RawParams {
     pub pad: Option<Padding>,
     pub interlace: Option<bool>,
     pub lossless: Option<bool>,
+    /// `anim=0`: the first frame of an animated source, whatever the output format.
+    pub animate: Option<bool>,
     pub preset: Option<String>,
     /// The URL signature (`s`), checked by the signing layer, not part of the variant.
     pub signature: Option<String>,
@@ -80,6 +82,7 @@ impl RawParams {
             pad: self.pad.or(other.pad),
             interlace: self.interlace.or(other.interlace),
             lossless: self.lossless.or(other.lossless),
+            animate: self.animate.or(other.animate),
             preset: self.preset,
             signature: self.signature,
         }
@@ -216,6 +219,7 @@ pub fn parse_query(
             "pad" => set_once(&mut params.pad, "pad", operations::pad(v)?)?,
             "interlace" => set_once(&mut params.interlace, "interlace", flag("interlace", v)?)?,
             "lossless" => set_once(&mut params.lossless, "lossless", flag("lossless", v)?)?,
+            "anim" => set_once(&mut params.animate, "anim", flag("anim", v)?)?,
             "preset" => {
                 if v.is_empty() || v.len() > 64 {
                     return Err(RequestError::Invalid("unknown preset".into()));

@@ -30,6 +30,18 @@ pub struct RenderCost {
     pub cpu: Duration,
 }
 
+impl RenderCost {
+    /// The cost of `frames` frames of this one (an animation renders each whole).
+    pub fn times(self, frames: u32) -> Self {
+        let n = u64::from(frames.max(1));
+        Self {
+            decoded_pixels: self.decoded_pixels.saturating_mul(n),
+            output_pixels: self.output_pixels.saturating_mul(n),
+            cpu: self.cpu.saturating_mul(frames.max(1)),
+        }
+    }
+}
+
 /// Refuses outputs beyond the configured area of their format (AVIF only).
 pub fn check_output(
     format: ImageFormat,

@@ -22,6 +22,11 @@
 //! 11. pad, then flatten alpha for outputs without it (`compose.rs`);
 //! 12. encode without metadata, progressive or lossless when asked (`encode/`).
 //!
+//! An animated GIF or WebP rendered to GIF or WebP keeps its frames (`animation.rs`): the
+//! frames are composed as they show (`decode/frames.rs`), steps 4-5 are decided on the first
+//! and steps 6-11 run on every frame alike, each encoded as it comes with its duration and
+//! the loop count. Other outputs, and `anim=0`, take the first frame.
+//!
 //! In the request's terms that is the documented order: orient, trim, crop, rotate/flip,
 //! resize (fit, gravity, focal point, smart), blur/sharpen, pad, flatten, encode. Orienting
 //! first and resampling last are the same pixels as this order's resample-then-turn: a turn
@@ -37,6 +42,7 @@
 pub mod geometry;
 pub mod spec;
 
+mod animation;
 mod bitmap;
 mod color;
 mod compose;
@@ -119,6 +125,7 @@ impl Outputs {
             height,
             has_alpha: self.header.has_alpha,
             frames: self.header.frames,
+            animated: self.header.animated(),
         }
     }
 
@@ -157,20 +164,23 @@ pub fn assess(
     settings: &PipelineSettings,
 ) -> Result<RenderCost, PipelineError> {
     let planned = plan_render(bytes, spec, settings)?;
-    Ok(cost::estimate(
+    let one = cost::estimate(
         &planned.header,
         &planned.target,
         &planned.layout,
         spec,
         settings,
-    ))
+    );
+    Ok(one.times(planned.frames))
 }
 
-/// A render decided on but not started: the checked header, the layout, the decode target.
+/// A render decided on but not started: the checked header, the layout, the decode target,
+/// and how many frames it will encode (1 for a still, or a still output of an animation).
 struct Planned {
     header: header::Header,
     layout: layout::Layout,
     target: decode::Target,
+    frames: u32,
 }
 
 fn plan_render(
@@ -178,9 +188,15 @@ fn plan_render(
     spec: &RenderSpec,
     settings: &PipelineSettings,
 ) -> Result<Planned, PipelineError> {
-    let header = checked_header(bytes, settings, spec.animate)?;
+    let animate = spec.animate && spec.format.can_animate();
+    let header = checked_header(bytes, settings, animate)?;
+    let animate = animate && header.animated();
     let layout = layout::layout(&header, None, spec, settings)?;
     cost::check_output(spec.format, layout.canvas, settings)?;
+    let frames = if animate { header.frames } else { 1 };
+    if frames > 1 {
+        limits::check_animation(frames, layout.canvas, settings)?;
+    }
     let target = decode::Target {
         crop: layout.stored,
         scaled: layout.scaled,
@@ -192,88 +208,143 @@ fn plan_render(
         header,
         layout,
         target,
+        frames,
     })
 }
 
-/// Renders `bytes` according to `spec`.
+/// Renders `bytes` according to `spec`: every frame of an animated source when `spec` keeps
+/// the animation and its format carries frames (`animation.rs`), else one image.
 pub fn render(
     bytes: &[u8],
     spec: &RenderSpec,
     settings: &PipelineSettings,
 ) -> Result<Rendered, PipelineError> {
-    let image = render_pixels(bytes, spec, settings)?;
-    let options = encode::Options {
-        quality: spec.quality,
-        interlace: spec.ops.interlace,
-        lossless: spec.ops.lossless,
+    let planned = plan_render(bytes, spec, settings)?;
+    let options = encode_options(spec);
+    let (bytes, width, height) = if planned.frames > 1 {
+        animation::render(bytes, planned, spec, options, settings)?
+    } else {
+        let image = still_pixels(bytes, planned, spec, settings)?;
+        let encoded =
+            encode::encode(&image, spec.format, options, settings).with_context(|| {
+                format!("encoding {}x{} {}", image.width, image.height, spec.format)
+            })?;
+        (encoded, image.width, image.height)
     };
-    let bytes = encode::encode(&image, spec.format, options, settings)
-        .with_context(|| format!("encoding {}x{} {}", image.width, image.height, spec.format))?;
     Ok(Rendered {
         bytes,
         format: spec.format,
-        width: image.width,
-        height: image.height,
+        width,
+        height,
     })
 }
 
-/// Steps 1 to 11: the pixels `spec` asks for, ready for its encoder.
+fn encode_options(spec: &RenderSpec) -> encode::Options {
+    encode::Options {
+        quality: spec.quality,
+        interlace: spec.ops.interlace,
+        lossless: spec.ops.lossless,
+    }
+}
+
+/// Steps 1 to 11 of a still: the pixels `spec` asks for, ready for its encoder.
 fn render_pixels(
     bytes: &[u8],
     spec: &RenderSpec,
     settings: &PipelineSettings,
 ) -> Result<bitmap::Bitmap, PipelineError> {
-    let Planned {
-        header,
-        mut layout,
-        target,
-    } = plan_render(bytes, spec, settings)?;
-    let decoded = decode::decode(bytes, &header, &target, settings)?;
-    let bitmap = decoded.bitmap;
-    if let Some(tolerance) = spec.ops.trim {
-        let kept = trim::trimmed(&bitmap, header.orientation, tolerance);
-        layout = layout::layout(&header, Some(kept), spec, settings)?;
-        cost::check_output(spec.format, layout.canvas, settings)?;
+    let planned = plan_render(bytes, spec, settings)?;
+    still_pixels(bytes, planned, spec, settings)
+}
+
+fn still_pixels(
+    bytes: &[u8],
+    planned: Planned,
+    spec: &RenderSpec,
+    settings: &PipelineSettings,
+) -> Result<bitmap::Bitmap, PipelineError> {
+    let decoded = decode::decode(bytes, &planned.header, &planned.target, settings)?;
+    let window = Window::of(
+        &decoded.bitmap,
+        &planned.header,
+        planned.layout,
+        spec,
+        settings,
+    )?;
+    window.finish(decoded.bitmap, decoded.icc.as_deref(), spec)
+}
+
+/// Where a decoded image is cut and how it is laid out: steps 4 (trim) and 5 (smart crop),
+/// decided on one bitmap (an animation's first frame) and applied to every frame alike.
+struct Window {
+    layout: layout::Layout,
+    /// The region to resample, in decoded pixels.
+    crop: geometry::Rect,
+}
+
+impl Window {
+    fn of(
+        bitmap: &bitmap::Bitmap,
+        header: &header::Header,
+        mut layout: layout::Layout,
+        spec: &RenderSpec,
+        settings: &PipelineSettings,
+    ) -> Result<Self, PipelineError> {
+        if let Some(tolerance) = spec.ops.trim {
+            let kept = trim::trimmed(bitmap, header.orientation, tolerance);
+            layout = layout::layout(header, Some(kept), spec, settings)?;
+            cost::check_output(spec.format, layout.canvas, settings)?;
+        }
+        // The decoder may have shrunk on load: bring the regions into decoded pixels.
+        let (sw, sh) = (f64::from(header.width), f64::from(header.height));
+        let (fx, fy) = (f64::from(bitmap.width) / sw, f64::from(bitmap.height) / sh);
+        let decoded_rect = |r: geometry::Rect| geometry::Rect {
+            x: r.x * fx,
+            y: r.y * fy,
+            width: r.width * fx,
+            height: r.height * fy,
+        };
+        let mut crop = decoded_rect(layout.stored);
+        if let Some(region) = layout.smart_region {
+            crop = smart::window(bitmap, decoded_rect(region), (crop.width, crop.height))?;
+        }
+        Ok(Self { layout, crop })
     }
 
-    // The decoder may have shrunk on load: bring the regions into decoded pixels.
-    let (sw, sh) = (f64::from(header.width), f64::from(header.height));
-    let (fx, fy) = (f64::from(bitmap.width) / sw, f64::from(bitmap.height) / sh);
-    let decoded_rect = |r: geometry::Rect| geometry::Rect {
-        x: r.x * fx,
-        y: r.y * fy,
-        width: r.width * fx,
-        height: r.height * fy,
-    };
-    let mut crop = decoded_rect(layout.stored);
-    if let Some(region) = layout.smart_region {
-        crop = smart::window(&bitmap, decoded_rect(region), (crop.width, crop.height))?;
-    }
-    let (width, height) = layout.scaled;
-    let mut image = resize::resize(bitmap, crop, width, height)?;
-    if let Some(icc) = &decoded.icc {
-        image = color::to_srgb(image, icc);
-    }
-    image = orient::apply(image, layout.orientation);
+    /// Steps 6 to 11 on one decoded image (a still, or a frame of an animation).
+    fn finish(
+        &self,
+        bitmap: bitmap::Bitmap,
+        icc: Option<&[u8]>,
+        spec: &RenderSpec,
+    ) -> Result<bitmap::Bitmap, PipelineError> {
+        let layout = &self.layout;
+        let (width, height) = layout.scaled;
+        let mut image = resize::resize(bitmap, self.crop, width, height)?;
+        if let Some(icc) = icc {
+            image = color::to_srgb(image, icc);
+        }
+        image = orient::apply(image, layout.orientation);
 
-    let plan = layout.plan;
-    if plan.letterboxed() {
-        image = compose::letterbox(image, plan.canvas, plan.offset, spec.background);
+        let plan = layout.plan;
+        if plan.letterboxed() {
+            image = compose::letterbox(image, plan.canvas, plan.offset, spec.background);
+        }
+        if let Some(sigma) = spec.ops.blur {
+            image = filter::blur(image, sigma.pixels())?;
+        }
+        if let Some(sigma) = spec.ops.sharpen {
+            image = filter::sharpen(image, sigma.pixels())?;
+        }
+        if !spec.ops.pad.is_none() {
+            image = compose::pad(image, spec.ops.pad, spec.background);
+        }
+        if image.has_alpha() && (!spec.format.supports_alpha() || image.is_opaque()) {
+            // Opaque alpha is dropped too: smaller, faster output with the same pixels.
+            image = compose::flatten(image, spec.background);
+        }
+        Ok(image)
     }
-    if let Some(sigma) = spec.ops.blur {
-        image = filter::blur(image, sigma.pixels())?;
-    }
-    if let Some(sigma) = spec.ops.sharpen {
-        image = filter::sharpen(image, sigma.pixels())?;
-    }
-    if !spec.ops.pad.is_none() {
-        image = compose::pad(image, spec.ops.pad, spec.background);
-    }
-    if image.has_alpha() && (!spec.format.supports_alpha() || image.is_opaque()) {
-        // Opaque alpha is dropped too: smaller, faster output with the same pixels.
-        image = compose::flatten(image, spec.background);
-    }
-    Ok(image)
 }
 
 /// The individual steps, public only so that `benches/` can time each one. Not an API.

@@ -40,6 +40,12 @@ impl ImageFormat {
         }
     }
 
+    /// Whether the encoding can carry an animation (GIF and WebP; an animated PNG or AVIF
+    /// source renders its first frame).
+    pub fn can_animate(self) -> bool {
+        matches!(self, Self::Gif | Self::Webp)
+    }
+
     /// Whether the encoding can carry an alpha channel.
     pub fn supports_alpha(self) -> bool {
         !matches!(self, Self::Jpeg)
@@ -303,6 +309,9 @@ pub struct PipelineSettings {
     pub max_source_bytes: u64,
     /// Animated sources with more frames are refused when animation is kept.
     pub max_frames: u32,
+    /// Animations whose frames times output area is larger are refused (the work and the
+    /// output grow with both).
+    pub max_animation_pixels: u64,
     /// libwebp effort, 0 (fastest) ..= 6 (smallest).
     pub webp_method: u8,
     /// ravif speed, 1 (smallest) ..= 10 (fastest).
@@ -374,7 +383,8 @@ impl Default for PipelineSettings {
             max_height: 4096,
             max_source_pixels: 50_000_000,
             max_source_bytes: 64 * 1024 * 1024,
-            max_frames: 100,
+            max_frames: 500,
+            max_animation_pixels: 150_000_000,
             webp_method: 4,
             avif_speed: 8,
             max_avif_pixels: DEFAULT_MAX_AVIF_PIXELS,
@@ -393,6 +403,9 @@ pub struct SourceInfo {
     pub height: u32,
     pub has_alpha: bool,
     pub frames: u32,
+    /// An animation rendered frame by frame when the output can carry one (GIF and WebP
+    /// sources of several frames; an animated PNG renders its first frame).
+    pub animated: bool,
 }
 
 /// An encoded output image.

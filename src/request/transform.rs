@@ -25,6 +25,8 @@ pub struct Transform {
     pub enlarge: bool,
     pub format: FormatChoice,
     pub ops: Operations,
+    /// Keep the frames of an animated source (`anim=0` turns it off).
+    pub animate: bool,
     /// A cover box whose placement the request left open (no `g`, no `fp`): the image's own
     /// focal point, from its folder's metadata, may place it.
     pub open_placement: bool,
@@ -154,6 +156,7 @@ impl Transform {
             enlarge: params.enlarge.unwrap_or(false),
             format,
             ops,
+            animate: params.animate.unwrap_or(true),
             open_placement,
         })
     }
@@ -214,11 +217,36 @@ impl Transform {
             } else {
                 self.quality.unwrap_or_else(|| images.quality_for(format))
             },
-            // Only GIF and WebP outputs can carry frames.
-            // Animated sources render their first frame (animation output is not built).
-            animate: false,
+            // Only GIF and WebP carry frames; a negotiated format is marked too, as its key
+            // must differ from `anim=0`'s: an animated source gets [`Self::animated_spec`].
+            animate: self.animate && (format.can_animate() || self.format == FormatChoice::Auto),
             ops,
         }
+    }
+
+    /// What `fmt=auto` renders instead when the source turns out to be animated and the
+    /// negotiated format cannot carry frames: WebP when the client accepts it, else GIF.
+    /// `None` when the spec already keeps the animation, or the request did not negotiate.
+    pub fn animated_spec(
+        &self,
+        source: ImageFormat,
+        accepted: Accepted,
+        images: &ImageSettings,
+    ) -> Option<RenderSpec> {
+        let negotiated = self.render_spec(source, accepted, images);
+        if !negotiated.animate || negotiated.format.can_animate() {
+            return None;
+        }
+        let format = if accepted.webp {
+            ImageFormat::Webp
+        } else {
+            ImageFormat::Gif
+        };
+        let exact = Transform {
+            format: FormatChoice::Exact(format),
+            ..self.clone()
+        };
+        Some(exact.render_spec(source, accepted, images))
     }
 }
 
@@ -236,7 +264,7 @@ pub(super) fn source_family(source: ImageFormat) -> ImageFormat {
 pub fn canonical_key(spec: &RenderSpec) -> String {
     let side = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     format!(
-        "w={}&h={}&fit={}&g={}&q={}&bg={}&enlarge={}&fmt={}{}",
+        "w={}&h={}&fit={}&g={}&q={}&bg={}&enlarge={}&fmt={}{}{}",
         side(spec.width),
         side(spec.height),
         spec.fit.name(),
@@ -245,6 +273,7 @@ pub fn canonical_key(spec: &RenderSpec) -> String {
         spec.background.hex(),
         u8::from(spec.enlarge),
         spec.format.name(),
+        if spec.animate { "&anim=1" } else { "" },
         spec.ops.canonical()
     )
 }

@@ -1,8 +1,9 @@
 //! The one test harness every test binary includes (`#[path = "../common/mod.rs"] mod common;`):
 //! the in-process app on port 0, the spawned binary, Nginx, git repositories, fixtures and
-//! generated images, raw HTTP and the HTTP client. Each binary uses part of it, so the module is
+//! generated images and animations, raw HTTP and the HTTP client. Each binary uses part of it, so the module is
 //! declared with `#[allow(dead_code)]`.
 
+pub mod animation;
 pub mod app;
 pub mod audit;
 pub mod client;

@@ -7,6 +7,7 @@
 mod common;
 
 mod admin_api;
+mod animation;
 mod api_studio;
 mod fuzz_paths;
 mod fuzz_query;

@@ -3,10 +3,13 @@
 //! The header (and so the limits) has been checked before any of these run.
 
 mod avif;
+mod frames;
 mod gif;
 mod jpeg;
 mod png;
 mod webp;
+
+pub use frames::Frames;
 
 use super::bitmap::Bitmap;
 use super::geometry::Rect;
@@ -59,11 +62,7 @@ pub fn decode(
     target: &Target,
     settings: &PipelineSettings,
 ) -> Result<Decoded, PipelineError> {
-    // Headroom over the header-checked pixel limit for decoders that count their own memory.
-    let memory_limit = settings
-        .max_source_pixels
-        .saturating_mul(8)
-        .saturating_add(1 << 24);
+    let memory_limit = memory_limit(settings);
     let unsupported =
         |e: anyhow::Error| PipelineError::Unsupported(format!("{}: {e:#}", header.format));
     let decoded = match header.format {
@@ -73,13 +72,25 @@ pub fn decode(
         ImageFormat::Webp => webp::decode(bytes, header, memory_limit).map_err(unsupported)?,
         ImageFormat::Avif => avif::decode(bytes, header)?,
     };
-    let b = &decoded.bitmap;
-    // Decoders that ignore the header's size (a lying header) must not reach the geometry.
+    check_size(&decoded.bitmap, header)?;
+    Ok(decoded)
+}
+
+/// Headroom over the header-checked pixel limit for decoders that count their own memory.
+fn memory_limit(settings: &PipelineSettings) -> u64 {
+    settings
+        .max_source_pixels
+        .saturating_mul(8)
+        .saturating_add(1 << 24)
+}
+
+/// Decoders that ignore the header's size (a lying header) must not reach the geometry.
+fn check_size(b: &Bitmap, header: &Header) -> Result<(), PipelineError> {
     if b.width == 0 || b.height == 0 || b.width > header.width || b.height > header.height {
         return Err(PipelineError::Unsupported(format!(
             "{}: decoded {}x{} does not match the header's {}x{}",
             header.format, b.width, b.height, header.width, header.height
         )));
     }
-    Ok(decoded)
+    Ok(())
 }

@@ -52,3 +52,48 @@ pub fn encode(
         ImageFormat::Gif => gif::encode(bitmap),
     }
 }
+
+/// An animated GIF or WebP, encoded frame by frame.
+pub enum Animation {
+    Gif(gif::AnimatedGif),
+    Webp(webp::AnimatedWebp),
+}
+
+impl Animation {
+    /// `loop_count`: `None` plays once, `Some(0)` forever. `None` when `format` cannot carry
+    /// frames.
+    pub fn new(
+        format: ImageFormat,
+        (width, height): (u32, u32),
+        loop_count: Option<u16>,
+        options: Options,
+        settings: &PipelineSettings,
+    ) -> Result<Option<Self>> {
+        Ok(Some(match format {
+            ImageFormat::Gif => Self::Gif(gif::AnimatedGif::new(width, height, loop_count)?),
+            ImageFormat::Webp => Self::Webp(webp::AnimatedWebp::new(
+                width,
+                height,
+                loop_count.unwrap_or(1),
+                options.quality.clamp(1, 100),
+                options.lossless,
+                settings.webp_method,
+            )?),
+            _ => return Ok(None),
+        }))
+    }
+
+    pub fn add(&mut self, frame: &Bitmap, duration_ms: u32) -> Result<()> {
+        match self {
+            Self::Gif(gif) => gif.add(frame, duration_ms),
+            Self::Webp(webp) => webp.add(frame, duration_ms),
+        }
+    }
+
+    pub fn finish(self) -> Result<Vec<u8>> {
+        match self {
+            Self::Gif(gif) => gif.finish(),
+            Self::Webp(webp) => webp.finish(),
+        }
+    }
+}

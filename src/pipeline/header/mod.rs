@@ -32,6 +32,12 @@ impl Header {
             (self.width, self.height)
         }
     }
+
+    /// Whether the frames can be rendered as an animation: GIF and WebP of several frames
+    /// (an animated PNG or AVIF renders its first frame).
+    pub fn animated(&self) -> bool {
+        self.frames > 1 && self.format.can_animate()
+    }
 }
 
 /// Reads the header of `bytes`, already sniffed as `format`.
