@@ -1,7 +1,8 @@
 //! One input through the pipeline's public entry points, as the server would take it: sniff,
 //! probe (header and limits), then a small render (decode, trim, crop, rotate and flip, resize,
 //! colour, orientation, letterbox, blur, sharpen, padding, alpha flattening, progressive
-//! encode). Refusals are fine; a panic or an `Internal` error
+//! encode), and for an animated GIF or WebP the same render of every frame to GIF and WebP.
+//! Refusals are fine; a panic or an `Internal` error
 //! (a 500 to the client) is a finding.
 
 use imgserver::pipeline::{
@@ -16,6 +17,8 @@ pub fn settings() -> PipelineSettings {
         max_width: 256,
         max_height: 256,
         max_source_pixels: 1_000_000,
+        max_frames: 32,
+        max_animation_pixels: 100_000,
         ..PipelineSettings::default()
     }
 }
@@ -64,8 +67,18 @@ pub fn exercise(bytes: &[u8], only: Option<ImageFormat>) {
     let settings = settings();
     let probed = probe(bytes, &settings);
     assert_not_internal(&probed);
-    if probed.is_ok() {
+    if let Ok(info) = probed {
         assert_not_internal(&render(bytes, &spec(), &settings));
+        if info.animated {
+            for format in [ImageFormat::Gif, ImageFormat::Webp] {
+                let animated = RenderSpec {
+                    format,
+                    animate: true,
+                    ..spec()
+                };
+                assert_not_internal(&render(bytes, &animated, &settings));
+            }
+        }
     }
 }
 

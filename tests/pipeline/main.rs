@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod pipeline_animation;
 mod pipeline_hostile;
 mod pipeline_inputs;
 mod pipeline_operations;
