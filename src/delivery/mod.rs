@@ -258,9 +258,22 @@ impl Delivery {
             transform = transform.with_default_focus(meta.as_ref().and_then(metadata::focus_of));
         }
         let source_format = self.format_of(&file).await?;
-        let spec =
-            transform.render_spec(source_format, Accepted::from_header(query.accept), images);
-        let key = VariantKey::for_render(&file.content_id, &spec);
+        let accepted = Accepted::from_header(query.accept);
+        let spec = transform.render_spec(source_format, accepted, images);
+        // A negotiated AVIF beyond `images.max_avif_pixels` is served in the next format the
+        // client accepts (only an explicit `fmt=avif` is refused).
+        let fallback = (transform.negotiates() && spec.format == ImageFormat::Avif).then(|| {
+            let without_avif = Accepted {
+                avif: false,
+                ..accepted
+            };
+            transform.render_spec(source_format, without_avif, images)
+        });
+        let animated = transform.animated_spec(source_format, accepted, images);
+        // What may be rendered instead is in the key too: clients that accept different
+        // formats never share a variant.
+        let instead: Vec<&RenderSpec> = fallback.iter().chain(&animated).collect();
+        let key = VariantKey::for_render(&file.content_id, &spec, &instead);
         let etag = key.etag();
         let vary_accept = transform.negotiates();
         if etag_matches(query.if_none_match, &etag) && status == 200 {
@@ -271,17 +284,6 @@ impl Delivery {
                 "hit-memory",
             ));
         }
-        // A negotiated AVIF beyond `images.max_avif_pixels` is served in the next format the
-        // client accepts (only an explicit `fmt=avif` is refused).
-        let fallback = (vary_accept && spec.format == ImageFormat::Avif).then(|| {
-            let without_avif = Accepted {
-                avif: false,
-                ..Accepted::from_header(query.accept)
-            };
-            transform.render_spec(source_format, without_avif, images)
-        });
-        let animated =
-            transform.animated_spec(source_format, Accepted::from_header(query.accept), images);
         let job = Job::Variant(Planned {
             spec,
             fallback,

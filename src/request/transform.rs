@@ -527,9 +527,16 @@ mod tests {
 pub struct VariantKey(String);
 
 impl VariantKey {
-    /// The variant `spec` of the source whose content identity is `content_id`.
-    pub fn for_render(content_id: &str, spec: &RenderSpec) -> Self {
-        Self::digest(content_id, &canonical_key(spec))
+    /// The variant `spec` of the source whose content identity is `content_id`; `instead`, for a
+    /// negotiated request, what it may render once the source is read (an AVIF over its area
+    /// limit, a still format for an animation).
+    pub fn for_render(content_id: &str, spec: &RenderSpec, instead: &[&RenderSpec]) -> Self {
+        let mut canonical = canonical_key(spec);
+        for other in instead {
+            canonical.push_str("|or|");
+            canonical.push_str(&canonical_key(other));
+        }
+        Self::digest(content_id, &canonical)
     }
 
     /// The untouched original of the source whose content identity is `content_id`.

@@ -243,6 +243,11 @@ async fn fmt_auto_keeps_an_animation_animated() {
     let (mime, gif) = fetch(&app, "/img/anim/demo.webp?w=32&fmt=auto", "image/avif").await;
     assert_eq!(mime, "image/gif");
     assert_eq!(animation::frames(&gif).len(), 4);
+    // Both negotiate AVIF first; each still gets what it accepts, whichever came first.
+    for (accept, mime) in [("image/avif", "image/gif"), (browser, "image/webp")] {
+        let (got, _) = fetch(&app, "/img/anim/demo.gif?w=32&fmt=auto", accept).await;
+        assert_eq!(got, mime, "{accept}");
+    }
     // anim=0 negotiates like a still.
     let (mime, _) = fetch(&app, "/img/anim/demo.gif?w=32&fmt=auto&anim=0", browser).await;
     assert_eq!(mime, "image/avif");
