@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use remote_url::display_url;
 pub use secret::{Secret, MIN_SECRET_BYTES};
 
-use crate::pipeline::{ImageFormat, PipelineSettings, ShrinkOnLoad};
+use crate::pipeline::{ImageFormat, PipelineSettings, ShrinkOnLoad, SvgSettings};
 
 /// The defaults layer: `config/default.toml`, which documents every key.
 pub const DEFAULTS_TOML: &str = include_str!("../../config/default.toml");
@@ -156,6 +156,8 @@ pub struct ImageSettings {
     /// Largest AVIF output area (width x height); beyond it 400 `invalid_parameter`.
     pub max_avif_pixels: u64,
     pub shrink_on_load: ShrinkOnLoad,
+    /// `images.max_svg_bytes`, `images.max_svg_nodes`, `images.svg_fonts_dir`.
+    pub svg: SvgSettings,
 }
 
 /// The default quality of each lossy output format.
@@ -173,7 +175,7 @@ impl ImageSettings {
             ImageFormat::Jpeg => self.quality.jpeg,
             ImageFormat::Webp => self.quality.webp,
             ImageFormat::Avif => self.quality.avif,
-            ImageFormat::Png | ImageFormat::Gif => self.default_quality,
+            ImageFormat::Png | ImageFormat::Gif | ImageFormat::Svg => self.default_quality,
         }
     }
 
@@ -188,6 +190,7 @@ impl ImageSettings {
             avif_speed: self.avif_speed,
             max_avif_pixels: self.max_avif_pixels,
             shrink_on_load: self.shrink_on_load,
+            svg: self.svg.clone(),
         }
     }
 }
