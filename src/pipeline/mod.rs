@@ -62,12 +62,13 @@ pub use cost::RenderCost;
 pub use operations::MILLION;
 pub use placeholder::{placeholder, placeholder_cost, Placeholder};
 
-/// The sanitised text of an SVG source (what `/img/a.svg` serves), within `settings.svg`'s
-/// limits: only allowlisted elements and attributes, no script, event handler, external
+/// The sanitised text of an SVG source (what `/img/a.svg` serves), within the source limits
+/// and `settings.svg`'s: only allowlisted elements and attributes, no script, event handler, external
 /// reference, `foreignObject` or entity (`svg/sanitize.rs`).
 pub fn sanitize_svg(bytes: &[u8], settings: &PipelineSettings) -> Result<Vec<u8>, PipelineError> {
-    limits::check_bytes(bytes.len(), settings)?;
-    if sniff(bytes) != Some(ImageFormat::Svg) {
+    // The source limits apply as to any original: a 100000 px wide SVG is refused here too.
+    let header = checked_header(bytes, settings, false)?;
+    if header.format != ImageFormat::Svg {
         return Err(PipelineError::Unsupported("not an SVG document".into()));
     }
     Ok(svg::sanitize(bytes, &settings.svg)?.into_bytes())

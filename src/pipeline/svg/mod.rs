@@ -86,3 +86,6 @@ pub fn sanitize(bytes: &[u8], settings: &SvgSettings) -> Result<String, Pipeline
     let doc = document::parse(text, settings)?;
     sanitize::sanitize(&doc, settings)
 }
+
+#[cfg(test)]
+mod tests;
