@@ -4,15 +4,16 @@
 //!
 //! [`render`] runs the steps in this order, each in its own file:
 //!
-//! 1. [`sniff`](fn@sniff) the format from the magic number (`sniff.rs`);
-//! 2. read the header (`header/`) and check the source limits before anything is allocated
-//!    (`limits.rs`);
+//! 1. [`sniff`](fn@sniff) the format from the magic number, or an SVG's prolog (`sniff.rs`);
+//! 2. read the header (`header/`; an SVG's size from its parsed root, `svg/`) and check the
+//!    source limits before anything is allocated (`limits.rs`);
 //! 3. lay the render out (`layout.rs`): the crop (`crop.rs`), the rotation and flip composed
 //!    with the EXIF orientation (`orient.rs`), the fit plan with its gravity or focal point
 //!    (`geometry.rs`), all carried back to one region of the stored source; check the output
 //!    limits (`cost.rs`);
-//! 4. decode, shrinking on load where the format allows (`decode/`); with `trim`, at full
-//!    size, find the border (`trim.rs`) and lay out again inside what it leaves;
+//! 4. decode, shrinking on load where the format allows (`decode/`; an SVG is sanitised and
+//!    rasterised at the scale the layout needs, `svg/`); with `trim`, at full size, find the
+//!    border (`trim.rs`) and lay out again inside what it leaves;
 //! 5. with `g=smart`, choose the window by content (`smart.rs`);
 //! 6. resample the region *in the stored orientation* (`resize.rs`);
 //! 7. convert the small result to sRGB (`color.rs`);
@@ -29,6 +30,9 @@
 //!
 //! [`placeholder`] runs steps 1-11 for a 100 px render of the whole image, then computes the
 //! placeholders from its pixels instead of step 12 (`placeholder.rs`).
+//!
+//! [`sanitize_svg`] runs steps 1-2 and then, instead of decoding, writes the SVG's allowlisted
+//! text: what an SVG original is served as.
 //!
 //! [`assess`] runs steps 1-3 only, to estimate a render's cost before it is admitted
 //! (`cost.rs`); [`probe`] runs steps 1-2 (for `/info/`), and [`outputs`] steps 1-3 for any

@@ -235,4 +235,8 @@ async fn info_reports_the_size_and_format() {
             "{name}"
         );
     }
+    let res = app.get("/info/svg/sized.svg?placeholder=1").await;
+    assert_eq!(res.status(), 200);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["dominant_color"], "#ff0000", "{json}");
 }

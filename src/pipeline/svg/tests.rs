@@ -317,3 +317,30 @@ fn bombs_are_refused_quickly() {
         assert!(started.elapsed() < Duration::from_secs(2), "{name}");
     }
 }
+
+#[test]
+fn text_is_drawn_with_the_loaded_fonts() {
+    // Glyphs are not compared (they depend on the fonts at hand): only that text draws ink
+    // when there is any font, and nothing fails when there is none.
+    let fonts = super::fonts::database(None);
+    let svg = format!(
+        r#"<svg {NS} width="120" height="40"><text x="4" y="30" font-size="28" font-family="sans-serif" fill="black">Hello</text></svg>"#
+    );
+    let out = render(
+        svg.as_bytes(),
+        &spec(None, None),
+        &PipelineSettings::default(),
+    )
+    .unwrap();
+    let img = decoded(&out.bytes);
+    let inked = img.pixels().filter(|p| p.0[3] > 128).count();
+    if fonts.len() > 0 {
+        assert!(
+            inked > 50,
+            "{inked} pixels of text with {} faces",
+            fonts.len()
+        );
+    } else {
+        assert_eq!(inked, 0);
+    }
+}
