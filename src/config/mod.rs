@@ -352,6 +352,36 @@ mod tests {
     }
 
     #[test]
+    fn svg_settings_reach_the_pipeline() {
+        let load = |overrides: &[(&str, &str)]| {
+            Settings::load(&LoadOptions::with_overrides(overrides.iter().copied()))
+                .map(|s| s.images.pipeline_settings().svg)
+        };
+        let defaults = load(&[]).unwrap();
+        assert_eq!(defaults, SvgSettings::default());
+        assert_eq!(defaults.max_bytes, 2 * 1024 * 1024);
+        let dir = std::env::temp_dir();
+        let set = load(&[
+            ("images.max_svg_bytes", "64KiB"),
+            ("images.max_svg_nodes", "10"),
+            ("images.svg_fonts_dir", dir.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(
+            (set.max_bytes, set.max_nodes, set.fonts_dir),
+            (64 * 1024, 10, Some(dir))
+        );
+        for (key, value) in [
+            ("images.svg_fonts_dir", "/no/such/fonts"),
+            ("images.max_svg_nodes", "0"),
+            ("images.max_svg_bytes", "0"),
+        ] {
+            let refused = format!("{:#}", load(&[(key, value)]).unwrap_err());
+            assert!(refused.contains(key), "{refused}");
+        }
+    }
+
+    #[test]
     fn the_source_budget_holds_at_least_one_source() {
         let load = |budget: &str| {
             Settings::load(&LoadOptions::with_overrides([

@@ -82,11 +82,10 @@ fn element(node: Node, name: &'static str, ids: &mut HashSet<String>) -> Element
                 }
             }
             // First come, first kept: a duplicate would let two elements answer one reference.
-            (None, "id") => {
-                if ids.insert(value.to_string()) {
-                    kept.attributes.push(("id", value.into()));
-                }
+            (None, "id") if ids.insert(value.to_string()) => {
+                kept.attributes.push(("id", value.into()));
             }
+            (None, "id") => {}
             (None, other) => {
                 if let Some(property) = allowlist::find(PROPERTIES, other) {
                     if css::value_is_safe(value, &mut kept.refs) {

@@ -334,7 +334,7 @@ fn text_is_drawn_with_the_loaded_fonts() {
     .unwrap();
     let img = decoded(&out.bytes);
     let inked = img.pixels().filter(|p| p.0[3] > 128).count();
-    if fonts.len() > 0 {
+    if !fonts.is_empty() {
         assert!(
             inked > 50,
             "{inked} pixels of text with {} faces",
