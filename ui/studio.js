@@ -11,7 +11,7 @@
   const PREVIEW_DELAY_MS = 250;
   // What browsers send for <img>; only fmt=auto looks at it.
   const PREVIEW_ACCEPT = 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8';
-  const FORMAT_NAMES = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', avif: 'AVIF', gif: 'GIF' };
+  const FORMAT_NAMES = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP', avif: 'AVIF', gif: 'GIF', svg: 'SVG' };
   const LOSSY = new Set(['jpeg', 'webp', 'avif']);
   // The crops the focal point is checked at, beside the editor: 160 px wide at 1:1, 4:3 and 16:9.
   const ASPECTS = [
@@ -89,7 +89,7 @@
 
   function formatFromMime(mime) {
     const m = /^image\/([a-z0-9.+-]+)/i.exec(mime || '');
-    return m ? m[1].toLowerCase().replace('jpg', 'jpeg') : '';
+    return m ? m[1].toLowerCase().replace('jpg', 'jpeg').replace('svg+xml', 'svg') : '';
   }
 
   function toDate(t) {
@@ -753,7 +753,8 @@
   }
 
   const sourceFormat = () => (state.editor && state.editor.info ? state.editor.info.format : '');
-  const outputFormat = (p) => p.fmt || sourceFormat();
+  // A transformed SVG is rasterised: fmt=original means PNG for it.
+  const outputFormat = (p) => p.fmt || (sourceFormat() === 'svg' ? 'png' : sourceFormat());
   // The quality a URL without q gets: the output format's own default (images.quality.*).
   function defaultQuality(p) {
     if (!state.status) return 80;
@@ -1190,6 +1191,7 @@
   function fallbackFormat(p) {
     if (['jpeg', 'png', 'gif'].includes(p.fmt)) return p.fmt;
     const src = sourceFormat();
+    if (src === 'svg') return 'png';
     return src === 'png' || src === 'gif' ? src : 'jpeg';
   }
 

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use remote_url::display_url;
 pub use secret::{Secret, MIN_SECRET_BYTES};
 
-use crate::pipeline::{ImageFormat, PipelineSettings, ShrinkOnLoad};
+use crate::pipeline::{ImageFormat, PipelineSettings, ShrinkOnLoad, SvgSettings};
 
 /// The defaults layer: `config/default.toml`, which documents every key.
 pub const DEFAULTS_TOML: &str = include_str!("../../config/default.toml");
@@ -157,6 +157,8 @@ pub struct ImageSettings {
     /// Largest AVIF output area (width x height); beyond it 400 `invalid_parameter`.
     pub max_avif_pixels: u64,
     pub shrink_on_load: ShrinkOnLoad,
+    /// `images.max_svg_bytes`, `images.max_svg_nodes`, `images.svg_fonts_dir`.
+    pub svg: SvgSettings,
 }
 
 /// The default quality of each lossy output format.
@@ -174,7 +176,7 @@ impl ImageSettings {
             ImageFormat::Jpeg => self.quality.jpeg,
             ImageFormat::Webp => self.quality.webp,
             ImageFormat::Avif => self.quality.avif,
-            ImageFormat::Png | ImageFormat::Gif => self.default_quality,
+            ImageFormat::Png | ImageFormat::Gif | ImageFormat::Svg => self.default_quality,
         }
     }
 
@@ -190,6 +192,7 @@ impl ImageSettings {
             avif_speed: self.avif_speed,
             max_avif_pixels: self.max_avif_pixels,
             shrink_on_load: self.shrink_on_load,
+            svg: self.svg.clone(),
         }
     }
 }
@@ -348,6 +351,36 @@ mod tests {
         assert_eq!(load("fast").shrink_on_load, ShrinkOnLoad::Fast);
         assert_eq!(load("quality").shrink_on_load, ShrinkOnLoad::Quality);
         assert_eq!(load("fast").webp_method, 2);
+    }
+
+    #[test]
+    fn svg_settings_reach_the_pipeline() {
+        let load = |overrides: &[(&str, &str)]| {
+            Settings::load(&LoadOptions::with_overrides(overrides.iter().copied()))
+                .map(|s| s.images.pipeline_settings().svg)
+        };
+        let defaults = load(&[]).unwrap();
+        assert_eq!(defaults, SvgSettings::default());
+        assert_eq!(defaults.max_bytes, 2 * 1024 * 1024);
+        let dir = std::env::temp_dir();
+        let set = load(&[
+            ("images.max_svg_bytes", "64KiB"),
+            ("images.max_svg_nodes", "10"),
+            ("images.svg_fonts_dir", dir.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(
+            (set.max_bytes, set.max_nodes, set.fonts_dir),
+            (64 * 1024, 10, Some(dir))
+        );
+        for (key, value) in [
+            ("images.svg_fonts_dir", "/no/such/fonts"),
+            ("images.max_svg_nodes", "0"),
+            ("images.max_svg_bytes", "0"),
+        ] {
+            let refused = format!("{:#}", load(&[(key, value)]).unwrap_err());
+            assert!(refused.contains(key), "{refused}");
+        }
     }
 
     #[test]

@@ -117,6 +117,9 @@ section!(RawImages {
     avif_speed: u8,
     max_avif_pixels: u64,
     shrink_on_load: String,
+    max_svg_bytes: SizeValue,
+    max_svg_nodes: u32,
+    svg_fonts_dir: String,
     presets: BTreeMap<String, String>,
 });
 

@@ -382,6 +382,21 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             ShrinkOnLoad::Quality
         }
     };
+    let max_svg_bytes = p.size("images.max_svg_bytes", i.max_svg_bytes);
+    if max_svg_bytes == 0 {
+        p.add("images.max_svg_bytes", "must be positive");
+    }
+    let max_svg_nodes = p.take("images.max_svg_nodes", i.max_svg_nodes);
+    if max_svg_nodes == 0 {
+        p.add("images.max_svg_nodes", "must be positive");
+    }
+    let svg_fonts_dir =
+        non_empty(p.take("images.svg_fonts_dir", i.svg_fonts_dir)).map(PathBuf::from);
+    if let Some(dir) = &svg_fonts_dir {
+        if !dir.is_dir() {
+            p.add("images.svg_fonts_dir", "is not a directory");
+        }
+    }
     // Not bounded by max_width: the ladder is capped at it per request, so the default ladder
     // stays valid under a small max_width.
     let srcset_widths = p.sizes("images.srcset_widths", i.srcset_widths, u32::from(u16::MAX));
@@ -410,6 +425,11 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
         avif_speed: p.in_range("images.avif_speed", avif_speed, 1, 10),
         max_avif_pixels,
         shrink_on_load,
+        svg: SvgSettings {
+            max_bytes: max_svg_bytes,
+            max_nodes: max_svg_nodes,
+            fonts_dir: svg_fonts_dir,
+        },
     };
 
     p.unknown("http", &raw.http.unknown);

@@ -38,8 +38,8 @@ pub use info::{InfoQuery, InfoReply};
 pub use original::OriginalStream;
 pub use srcset::{SourceSet, SrcsetReply};
 
-/// Enough leading bytes to tell every supported format apart.
-const SNIFF_BYTES: usize = 64;
+/// Enough leading bytes to tell every supported format apart (an SVG's prolog included).
+const SNIFF_BYTES: usize = pipeline::SNIFF_BYTES;
 
 /// An image request as the HTTP layer received it.
 #[derive(Debug, Clone, Copy)]
@@ -183,7 +183,7 @@ impl Delivery {
             Err(e) => return Err(e.into()),
         };
         let reply = if params.is_empty() {
-            self.original(file, status, query.if_none_match).await?
+            self.original(file, status, query).await?
         } else {
             self.variant(file, status, params, query).await?
         };
@@ -209,11 +209,15 @@ impl Delivery {
         &self,
         file: FileRef,
         status: u16,
-        if_none_match: Option<&str>,
+        query: ImageQuery<'_>,
     ) -> Result<ImageReply, AppError> {
+        let if_none_match = query.if_none_match;
+        let format = self.format_of(&file).await?;
+        if format == ImageFormat::Svg {
+            return self.sanitized_svg(file, status, query).await;
+        }
         let key = VariantKey::for_original(&file.content_id);
         let etag = key.etag();
-        let format = self.format_of(&file).await?;
         if etag_matches(if_none_match, &etag) && status == 200 {
             return Ok(ImageReply::not_modified(
                 format.mime(),
@@ -237,6 +241,40 @@ impl Delivery {
             etag,
             vary_accept: false,
             cache: "bypass",
+            render_time: None,
+            fallback: false,
+        })
+    }
+
+    /// An SVG original is never sent as stored: its sanitised text is made on the render pool
+    /// and cached like a variant, under a key of its own (so a change of the sanitiser is a new
+    /// ETag); a conditional request is answered from that key before anything is read.
+    async fn sanitized_svg(
+        &self,
+        file: FileRef,
+        status: u16,
+        query: ImageQuery<'_>,
+    ) -> Result<ImageReply, AppError> {
+        let key = VariantKey::for_sanitized_svg(&file.content_id);
+        let etag = key.etag();
+        if etag_matches(query.if_none_match, &etag) && status == 200 {
+            return Ok(ImageReply::not_modified(
+                ImageFormat::Svg.mime(),
+                etag,
+                false,
+                "hit-memory",
+            ));
+        }
+        let lookup = self
+            .lookup_or_render(&key, file, Job::SanitizeSvg, &etag, query.admission)
+            .await?;
+        Ok(ImageReply {
+            status,
+            body: Some(ReplyBody::Variant(lookup.variant.bytes.clone())),
+            content_type: lookup.variant.content_type.clone(),
+            etag: lookup.variant.etag.clone(),
+            vary_accept: false,
+            cache: lookup.status.header_value(),
             render_time: None,
             fallback: false,
         })
@@ -481,12 +519,15 @@ impl Planned {
 enum Job {
     Variant(Planned),
     Placeholder,
+    /// The sanitised text of an SVG original.
+    SanitizeSvg,
 }
 
 /// A job once its cost is known: what the pool runs.
 enum Work {
     Render(RenderSpec),
     Placeholder,
+    SanitizeSvg,
 }
 
 /// A job's result, as the cache stores it.
@@ -510,6 +551,7 @@ impl Job {
                 let cost = pipeline::placeholder_cost(bytes, settings)?;
                 Ok((Work::Placeholder, cost))
             }
+            Job::SanitizeSvg => Ok((Work::SanitizeSvg, pipeline::sanitize_svg_cost(bytes))),
         }
     }
 }
@@ -533,6 +575,10 @@ impl Work {
                     bytes,
                 })
             }
+            Work::SanitizeSvg => Ok(Output {
+                content_type: ImageFormat::Svg.mime(),
+                bytes: pipeline::sanitize_svg(bytes, settings)?,
+            }),
         }
     }
 }

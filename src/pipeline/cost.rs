@@ -68,7 +68,7 @@ pub fn estimate(
 ) -> RenderCost {
     let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
     let source_pixels = u64::from(header.width) * u64::from(header.height);
-    let decoded_pixels = decoded_pixels(header, target);
+    let decoded_pixels = decoded_pixels(header, target, settings);
     let resampled = area(target.scaled);
     let output_pixels = area(layout.canvas);
     let (per_source, per_decoded) = decode_picos(header.format);
@@ -93,7 +93,11 @@ pub fn estimate(
 
 /// What the decoder outputs: JPEG shrinks on load by its DCT scale (the same rule the JPEG
 /// decoder applies: the tighter axis decides), the other formats decode at full size.
-fn decoded_pixels(header: &Header, target: &Target) -> u64 {
+fn decoded_pixels(header: &Header, target: &Target, settings: &PipelineSettings) -> u64 {
+    if header.format == ImageFormat::Svg {
+        let (w, h) = super::svg::raster_size(header, target, settings);
+        return u64::from(w) * u64::from(h);
+    }
     if header.format != ImageFormat::Jpeg {
         return u64::from(header.width) * u64::from(header.height);
     }
@@ -130,6 +134,8 @@ fn decode_picos(format: ImageFormat) -> (u64, u64) {
         ImageFormat::Gif => (0, 5_000),
         ImageFormat::Webp => (0, 10_000),
         ImageFormat::Avif => (0, 30_000),
+        // Rasterising: an order of magnitude for filled shapes (text and filters cost more).
+        ImageFormat::Svg => (0, 20_000),
     }
 }
 
@@ -139,6 +145,8 @@ fn encode_picos(format: ImageFormat, settings: &PipelineSettings) -> u64 {
         ImageFormat::Jpeg => 7_000,
         ImageFormat::Png => 7_000,
         ImageFormat::Gif => 130_000,
+        // Never an output (`fmt=original` of an SVG is PNG).
+        ImageFormat::Svg => 7_000,
         // method 0: 21 ns, 2: 31, 4: 72, 6: 150.
         ImageFormat::Webp => match settings.webp_method {
             0 => 21_000,

@@ -8,7 +8,7 @@
 use super::geometry::{self, Rect};
 use super::header::Header;
 use super::operations::MILLION;
-use super::{crop, orient, Fit, Gravity, PipelineError, PipelineSettings, RenderSpec};
+use super::{crop, orient, Fit, Gravity, ImageFormat, PipelineError, PipelineSettings, RenderSpec};
 
 /// One render's geometry, from the stored source to the output canvas.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +71,8 @@ pub fn layout(
             fit: spec.fit,
             gravity: spec.gravity,
             focus,
-            enlarge: spec.enlarge,
+            // An SVG has no pixels to enlarge: it is drawn at the size asked for.
+            enlarge: spec.enlarge || header.format == ImageFormat::Svg,
             max_width: settings.max_width,
             max_height: settings.max_height,
         },
@@ -115,7 +116,6 @@ pub fn layout(
 mod tests {
     use super::*;
     use crate::pipeline::operations::{Crop, Focus, Operations, Rotation};
-    use crate::pipeline::ImageFormat;
 
     fn header(width: u32, height: u32, orientation: u8) -> Header {
         Header {

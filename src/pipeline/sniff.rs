@@ -1,5 +1,6 @@
-//! Format detection by magic bytes. The file name and the extension are never consulted: a PNG
-//! named `.jpg` is a PNG, and text, HTML or SVG named `.png` is nothing we decode.
+//! Format detection by magic bytes, and SVG by its XML prolog (`svg/prolog.rs`). The file name
+//! and the extension are never consulted: a PNG named `.jpg` is a PNG, an SVG named `.png` is
+//! an SVG, and text or HTML named `.svg` is nothing we decode.
 
 use super::ImageFormat;
 
@@ -19,6 +20,9 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
     }
     if is_avif(bytes) {
         return Some(ImageFormat::Avif);
+    }
+    if super::svg::is_svg(bytes) {
+        return Some(ImageFormat::Svg);
     }
     None
 }
@@ -62,11 +66,28 @@ mod tests {
     }
 
     #[test]
+    fn svg_by_content() {
+        let svg = ImageFormat::Svg;
+        assert_eq!(
+            sniff(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            Some(svg)
+        );
+        assert_eq!(
+            sniff(b"<?xml version=\"1.0\"?>\n<!-- made by hand -->\n<!DOCTYPE svg>\n<svg>"),
+            Some(svg)
+        );
+        assert_eq!(sniff(b"<svgx/>"), None);
+    }
+
+    #[test]
     fn not_images() {
         assert_eq!(sniff(b""), None);
         assert_eq!(sniff(b"\xFF\xD8"), None);
         assert_eq!(sniff(b"<!DOCTYPE html><html></html>"), None);
-        assert_eq!(sniff(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"), None);
+        assert_eq!(
+            sniff(b"<html><svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            None
+        );
         assert_eq!(sniff(b"RIFF\x10\0\0\0WAVEfmt "), None);
         assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), None);
         assert_eq!(sniff(b"just some text that is long enough"), None);

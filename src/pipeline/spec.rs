@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 pub use super::operations::{Crop, Flip, Focus, Operations, Padding, Rotation, Sigma};
 
-/// An image encoding the service can read and write.
+/// An image encoding the service can read, and (all but SVG) write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageFormat {
     Jpeg,
@@ -14,9 +14,13 @@ pub enum ImageFormat {
     Webp,
     Avif,
     Gif,
+    /// A source only: served sanitised as it is, rasterised by any transform (`svg/`). Never an
+    /// output: it is not in [`ALL`](Self::ALL) and `fmt=svg` does not parse.
+    Svg,
 }
 
 impl ImageFormat {
+    /// The output formats (what `fmt=` names).
     pub const ALL: [ImageFormat; 5] = [Self::Jpeg, Self::Png, Self::Webp, Self::Avif, Self::Gif];
 
     /// The canonical lower-case name, as used in URLs and cache keys.
@@ -27,6 +31,7 @@ impl ImageFormat {
             Self::Webp => "webp",
             Self::Avif => "avif",
             Self::Gif => "gif",
+            Self::Svg => "svg",
         }
     }
 
@@ -37,6 +42,16 @@ impl ImageFormat {
             Self::Webp => "image/webp",
             Self::Avif => "image/avif",
             Self::Gif => "image/gif",
+            Self::Svg => "image/svg+xml",
+        }
+    }
+
+    /// The output format `fmt=original` means for a transformed source of this format: itself,
+    /// except SVG, whose rasters are PNG (lossless, with the transparency SVGs usually have).
+    pub fn as_output(self) -> ImageFormat {
+        match self {
+            Self::Svg => Self::Png,
+            other => other,
         }
     }
 
@@ -321,6 +336,8 @@ pub struct PipelineSettings {
     pub max_avif_pixels: u64,
     /// How far JPEG decoding may shrink before the resample.
     pub shrink_on_load: ShrinkOnLoad,
+    /// The limits and fonts of SVG sources.
+    pub svg: super::svg::SvgSettings,
 }
 
 /// How much of the downscale a JPEG's DCT scaling (by eighths) may do before the real
@@ -389,6 +406,7 @@ impl Default for PipelineSettings {
             avif_speed: 8,
             max_avif_pixels: DEFAULT_MAX_AVIF_PIXELS,
             shrink_on_load: ShrinkOnLoad::Quality,
+            svg: super::svg::SvgSettings::default(),
         }
     }
 }

@@ -186,7 +186,8 @@ pub fn plan_srcset(
 }
 
 /// The widest candidate that upscales nothing: the source's width after the transform's own
-/// crop, trim and rotation, and at an aspect ratio no more than its height allows.
+/// crop, trim and rotation, and at an aspect ratio no more than its height allows; for an SVG,
+/// the output ceiling.
 fn natural_width(
     query: &SrcsetQuery,
     outputs: &Outputs,
@@ -194,6 +195,13 @@ fn natural_width(
     pipeline: &PipelineSettings,
     aspect: Option<(u32, u32)>,
 ) -> Result<u32, SrcsetError> {
+    if outputs.info().format == ImageFormat::Svg {
+        // Drawn at any size, an SVG upscales nothing: only the output ceiling ends the ladder.
+        let by_height = aspect.map_or(u64::MAX, |(a, b)| {
+            (u64::from(images.max_height) * u64::from(a) / u64::from(b)).max(1)
+        });
+        return Ok(u64::from(images.max_width).min(by_height) as u32);
+    }
     let natural = RawParams {
         width: None,
         height: None,

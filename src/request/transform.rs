@@ -184,7 +184,7 @@ impl Transform {
     ) -> RenderSpec {
         let format = match self.format {
             FormatChoice::Exact(f) => f,
-            FormatChoice::Original => source,
+            FormatChoice::Original => source.as_output(),
             FormatChoice::Auto if accepted.avif => ImageFormat::Avif,
             FormatChoice::Auto if accepted.webp => ImageFormat::Webp,
             FormatChoice::Auto => source_family(source),
@@ -253,7 +253,7 @@ impl Transform {
 /// The format `fmt=auto` falls back to for clients that accept neither AVIF nor WebP.
 pub(super) fn source_family(source: ImageFormat) -> ImageFormat {
     match source {
-        ImageFormat::Png => ImageFormat::Png,
+        ImageFormat::Png | ImageFormat::Svg => ImageFormat::Png,
         ImageFormat::Gif => ImageFormat::Gif,
         ImageFormat::Jpeg | ImageFormat::Webp | ImageFormat::Avif => ImageFormat::Jpeg,
     }
@@ -548,6 +548,12 @@ impl VariantKey {
     /// the name: a change of how they are computed must not serve the old ones from disk).
     pub fn for_placeholder(content_id: &str) -> Self {
         Self::digest(content_id, "placeholder/1")
+    }
+
+    /// The sanitised text of an SVG original (versioned like placeholders: a stricter
+    /// sanitiser must not serve what an older one let through).
+    pub fn for_sanitized_svg(content_id: &str) -> Self {
+        Self::digest(content_id, "svg-sanitized/1")
     }
 
     fn digest(content_id: &str, canonical: &str) -> Self {

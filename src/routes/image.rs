@@ -1,7 +1,8 @@
 //! `GET`/`HEAD /img/{path}`: adapts the request to [`Delivery::image`](crate::delivery::Delivery::image)
 //! and the reply to HTTP headers (`Content-Type`, `ETag`, `Cache-Control`, `Vary`, `X-Cache`,
-//! `Server-Timing`). HEAD is answered by the same handler; actix drops the body and keeps
-//! `Content-Length`. An original's body is a stream of known length, read as it is sent.
+//! `Server-Timing`, and for SVG `Content-Security-Policy`). HEAD is answered by the same
+//! handler; actix drops the body and keeps `Content-Length`. An original's body is a stream of
+//! known length, read as it is sent.
 
 use actix_web::body::SizedStream;
 use actix_web::http::header::{self, HeaderValue};
@@ -11,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::delivery::{ImageQuery, ImageReply, ReplyBody};
 use crate::error::AppError;
 use crate::grammar::{below, IMG_PREFIX};
+use crate::pipeline::ImageFormat;
 use crate::state::AppState;
 
 pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -38,6 +40,11 @@ pub async fn image(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     Ok(respond(reply, cache_control))
 }
 
+/// Sent with every SVG body (only sanitised ones are served): opened as a document, it may load
+/// nothing, run nothing and style itself only inline, whatever the sanitiser might have missed.
+pub const SVG_CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
 fn respond(reply: ImageReply, cache_control: &str) -> HttpResponse {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     let mut res = HttpResponse::build(status);
@@ -50,6 +57,9 @@ fn respond(reply: ImageReply, cache_control: &str) -> HttpResponse {
     }
     if status != StatusCode::NOT_MODIFIED {
         res.insert_header(("X-Cache", reply.cache));
+    }
+    if reply.content_type == ImageFormat::Svg.mime() {
+        res.insert_header((header::CONTENT_SECURITY_POLICY, SVG_CONTENT_SECURITY_POLICY));
     }
     if let Some(t) = reply.render_time {
         res.insert_header((

@@ -12,8 +12,9 @@ use crate::source::{ListKind, RelPath, SourceError, SourceTree};
 use super::access::Caller;
 use super::links::{Links, Thumbnail};
 
-/// Extensions of the formats the pipeline decodes (compared case-insensitively).
-pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "avif", "gif"];
+/// Extensions of the formats the pipeline decodes (compared case-insensitively). SVGs are
+/// listed too: their thumbnails are rasters like any other's (the thumbnail URLs transform).
+pub const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "webp", "avif", "gif", "svg"];
 
 /// At most this many folders and images are listed; the rest is reported as `truncated`.
 pub const MAX_ENTRIES: usize = 5000;
@@ -111,11 +112,11 @@ mod tests {
     #[test]
     fn images_are_known_by_extension() {
         for name in [
-            "a.jpg", "B.JPEG", "c.png", "d.webp", "e.avif", "f.Gif", "a..b.jpg",
+            "a.jpg", "B.JPEG", "c.png", "d.webp", "e.avif", "f.Gif", "a..b.jpg", "g.SVG",
         ] {
             assert!(is_image_name(name), "{name}");
         }
-        for name in ["README.md", "jpg", ".jpg", "a.jpg.txt", "a.svg", "noext"] {
+        for name in ["README.md", "jpg", ".jpg", "a.jpg.txt", "a.svgz", "noext"] {
             assert!(!is_image_name(name), "{name}");
         }
     }

@@ -19,6 +19,7 @@ pub fn decode_output(bytes: &[u8], format: ImageFormat) -> image::RgbaImage {
         ImageFormat::Webp => image::ImageFormat::WebP,
         ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Avif => panic!("the image crate here cannot decode AVIF"),
+        ImageFormat::Svg => panic!("SVG is never an output"),
     };
     assert_eq!(image::guess_format(bytes).unwrap(), expected);
     image::load_from_memory_with_format(bytes, expected)

@@ -23,4 +23,6 @@ mod limits_variants;
 mod metrics_scrape;
 mod signing_urls;
 mod srcset_markup;
+mod svg_raster;
+mod svg_serving;
 mod ui_page;

@@ -78,8 +78,12 @@ fn not_images() {
         "HTML named .png",
     );
     assert_unsupported(
-        b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>",
-        "SVG named .png",
+        b"<?xml version=\"1.0\"?><html><svg xmlns=\"http://www.w3.org/2000/svg\"/></html>",
+        "HTML holding an SVG, named .svg",
+    );
+    assert_unsupported(
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"><g>",
+        "unclosed SVG",
     );
     assert_unsupported(&[0xFF, 0xD8], "two-byte JPEG");
     assert_unsupported(b"\x89PNG\r\n\x1a\n", "PNG signature only");
@@ -95,6 +99,14 @@ fn content_decides_not_the_name() {
     assert_eq!(sniff(&png), Some(ImageFormat::Png));
     let out = render_png(&png).unwrap();
     assert_eq!((out.width, out.height), (100, 67));
+    // And an SVG is an SVG whatever its name: rasterised at the size asked for.
+    let svg = b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>";
+    assert_eq!(sniff(svg), Some(ImageFormat::Svg));
+    let out = render_png(svg).unwrap();
+    assert_eq!(
+        (out.format, out.width, out.height),
+        (ImageFormat::Png, 100, 100)
+    );
 }
 
 #[test]

@@ -71,6 +71,14 @@ pub fn decode(
         ImageFormat::Gif => gif::decode(bytes, memory_limit).map_err(unsupported)?,
         ImageFormat::Webp => webp::decode(bytes, header, memory_limit).map_err(unsupported)?,
         ImageFormat::Avif => avif::decode(bytes, header)?,
+        // Drawn at the scale the render needs, larger than its header's size or smaller: the
+        // header is not a pixel count to check against.
+        ImageFormat::Svg => {
+            return Ok(Decoded {
+                bitmap: super::svg::rasterize(bytes, header, target, settings)?,
+                icc: None,
+            })
+        }
     };
     check_size(&decoded.bitmap, header)?;
     Ok(decoded)

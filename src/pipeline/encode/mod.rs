@@ -50,6 +50,7 @@ pub fn encode(
         ImageFormat::Webp => webp::encode(bitmap, quality, settings.webp_method),
         ImageFormat::Avif => avif::encode(bitmap, quality, settings.avif_speed),
         ImageFormat::Gif => gif::encode(bitmap),
+        ImageFormat::Svg => anyhow::bail!("SVG is a source format, never an output"),
     }
 }
 

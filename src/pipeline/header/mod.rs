@@ -48,6 +48,8 @@ pub fn read(bytes: &[u8], format: ImageFormat) -> Result<Header, PipelineError> 
         ImageFormat::Gif => gif::read(bytes),
         ImageFormat::Webp => webp::read(bytes),
         ImageFormat::Avif => avif::read(bytes),
+        // Sized by `svg::header`, which needs the SVG limits.
+        ImageFormat::Svg => Err("an SVG has no binary header".to_string()),
     }
     .map_err(|e| PipelineError::Unsupported(format!("{format}: {e}")))?;
     if header.width == 0 || header.height == 0 {
