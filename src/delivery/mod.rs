@@ -322,11 +322,11 @@ impl Delivery {
                 "hit-memory",
             ));
         }
-        let job = Job::Variant(Planned {
+        let job = Job::Variant(Box::new(Planned {
             spec,
             fallback,
             animated,
-        });
+        }));
         let lookup = self
             .lookup_or_render(&key, file, job, &etag, query.admission)
             .await?;
@@ -517,7 +517,7 @@ impl Planned {
 /// What the render pool is asked to make of a source: a variant, or its placeholders.
 #[derive(Debug, Clone)]
 enum Job {
-    Variant(Planned),
+    Variant(Box<Planned>),
     Placeholder,
     /// The sanitised text of an SVG original.
     SanitizeSvg,

@@ -25,8 +25,8 @@ pub struct Frames<'a> {
 }
 
 enum Source<'a> {
-    Gif(GifFrames<'a>),
-    Webp(WebpFrames<'a>),
+    Gif(Box<GifFrames<'a>>),
+    Webp(Box<WebpFrames<'a>>),
 }
 
 impl<'a> Frames<'a> {
@@ -39,9 +39,12 @@ impl<'a> Frames<'a> {
         let unsupported =
             |e: anyhow::Error| PipelineError::Unsupported(format!("{}: {e:#}", header.format));
         let (source, icc) = match header.format {
-            ImageFormat::Gif => (GifFrames::open(bytes, limit).map(Source::Gif), None),
+            ImageFormat::Gif => (
+                GifFrames::open(bytes, limit).map(|f| Source::Gif(Box::new(f))),
+                None,
+            ),
             ImageFormat::Webp => (
-                WebpFrames::open(bytes, limit).map(Source::Webp),
+                WebpFrames::open(bytes, limit).map(|f| Source::Webp(Box::new(f))),
                 super::webp::iccp_chunk(bytes),
             ),
             other => {
