@@ -58,6 +58,10 @@ const preview = (page) => page.$eval('#res-img', (img) => ({
 
 test('the gallery lists the fixture images, folder by folder, with lazy thumbnails and /info/ facts', async () => {
   const server = await startServer({});
+  // An SVG logo (with a script the server must strip): listed with a raster thumbnail.
+  fs.writeFileSync(path.join(server.dir, 'images', 'logo.svg'),
+    '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="150" viewBox="0 0 300 150">'
+    + '<script>alert(1)</script><rect width="300" height="150" fill="#1e40af"/></svg>');
   const { context, page } = await openPage(server.base);
   const res = await page.goto(server.base + '/');
   assert.match(res.headers()['content-security-policy'], /default-src 'none'/);
@@ -88,6 +92,24 @@ test('the gallery lists the fixture images, folder by folder, with lazy thumbnai
     document.querySelector('#grid .card.image[data-path="storm.jpg"] .meta').textContent));
   await page.waitForFunction(() => /not a supported image/.test(
     document.querySelector('#grid .card.image[data-path="not-an-image.jpg"] .meta').textContent));
+  const logo = await page.$eval('#grid .card.image[data-path="logo.svg"] img', (img) => ({
+    src: img.currentSrc, width: img.naturalWidth,
+  }));
+  assert.match(logo.src, /\/img\/logo\.svg\?w=\d+&h=\d+&fit=cover&fmt=webp$/, 'a raster thumbnail');
+  assert.ok(logo.width >= 160, 'the SVG thumbnail decoded');
+  await page.waitForFunction(() => /300×150 · SVG/.test(
+    document.querySelector('#grid .card.image[data-path="logo.svg"] .meta').textContent));
+  // Opened directly, the served SVG runs nothing: the script is gone (and the CSP forbids it).
+  const svgPage = await context.newPage();
+  let dialogs = 0;
+  svgPage.on('dialog', (d) => { dialogs += 1; d.dismiss(); });
+  const svgRes = await svgPage.goto(server.base + '/img/logo.svg');
+  assert.equal(svgRes.headers()['content-type'], 'image/svg+xml');
+  assert.match(svgRes.headers()['content-security-policy'], /sandbox/);
+  assert.ok(!/script/.test(await svgRes.text()), 'no script in the served SVG');
+  await svgPage.waitForTimeout(300);
+  assert.equal(dialogs, 0);
+  await svgPage.close();
   await page.screenshot({ path: path.join(SHOTS, 'gallery.png'), fullPage: true });
 
   // Keyboard only: Tab reaches the folders, Enter opens one.
