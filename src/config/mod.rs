@@ -112,6 +112,9 @@ pub struct GitSettings {
     pub token: Option<Secret>,
     pub token_file: Option<PathBuf>,
     pub ssh_key: Option<PathBuf>,
+    /// OpenSSH known-hosts file the remote's SSH host key must be in; `None`: the service
+    /// user's `~/.ssh/known_hosts` (libgit2's own check).
+    pub known_hosts: Option<PathBuf>,
     #[serde(with = "humantime_text")]
     pub timeout: Duration,
     #[serde(with = "humantime_option")]

@@ -84,6 +84,7 @@ section!(RawGit {
     token: String,
     token_file: String,
     ssh_key: String,
+    known_hosts: String,
     timeout: String,
     sync_interval: String,
     on_diverge: String,

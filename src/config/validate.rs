@@ -40,6 +40,15 @@ impl Problems {
         }
     }
 
+    /// A number that must not be zero (a limit of nothing refuses everything).
+    fn positive<T: Default + PartialEq>(&mut self, key: &str, field: Field<T>) -> T {
+        let value = self.take(key, field);
+        if value == T::default() {
+            self.add(key, "must be positive");
+        }
+        value
+    }
+
     fn parsed<T: Default, R>(
         &mut self,
         key: &str,
@@ -245,6 +254,15 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             );
         }
     }
+    let known_hosts = non_empty(p.take("source.git.known_hosts", g.known_hosts)).map(PathBuf::from);
+    if let Some(f) = &known_hosts {
+        if !f.is_file() {
+            p.add(
+                "source.git.known_hosts",
+                format!("{} is not a readable file", f.display()),
+            );
+        }
+    }
     let git_timeout = p.duration("source.git.timeout", g.timeout);
     if git_timeout.is_zero() {
         p.add("source.git.timeout", "must be positive");
@@ -257,6 +275,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             token: p.secret("source.git.token", g.token),
             token_file,
             ssh_key,
+            known_hosts,
             timeout: git_timeout,
             sync_interval: p.parsed("source.git.sync_interval", g.sync_interval, |t| {
                 units::optional_duration(t)
@@ -353,22 +372,10 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
             );
         }
     }
-    let max_source_pixels = p.take("images.max_source_pixels", i.max_source_pixels);
-    let max_frames = p.take("images.max_frames", i.max_frames);
-    if max_frames == 0 {
-        p.add("images.max_frames", "must be positive");
-    }
-    let max_animation_pixels = p.take("images.max_animation_pixels", i.max_animation_pixels);
-    if max_animation_pixels == 0 {
-        p.add("images.max_animation_pixels", "must be positive");
-    }
-    if max_source_pixels == 0 {
-        p.add("images.max_source_pixels", "must be positive");
-    }
-    let max_avif_pixels = p.take("images.max_avif_pixels", i.max_avif_pixels);
-    if max_avif_pixels == 0 {
-        p.add("images.max_avif_pixels", "must be positive");
-    }
+    let max_source_pixels = p.positive("images.max_source_pixels", i.max_source_pixels);
+    let max_frames = p.positive("images.max_frames", i.max_frames);
+    let max_animation_pixels = p.positive("images.max_animation_pixels", i.max_animation_pixels);
+    let max_avif_pixels = p.positive("images.max_avif_pixels", i.max_avif_pixels);
     let webp_effort = p.take("images.webp_effort", i.webp_effort);
     let avif_speed = p.take("images.avif_speed", i.avif_speed);
     let shrink_on_load = match p.take("images.shrink_on_load", i.shrink_on_load).as_str() {
@@ -386,10 +393,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     if max_svg_bytes == 0 {
         p.add("images.max_svg_bytes", "must be positive");
     }
-    let max_svg_nodes = p.take("images.max_svg_nodes", i.max_svg_nodes);
-    if max_svg_nodes == 0 {
-        p.add("images.max_svg_nodes", "must be positive");
-    }
+    let max_svg_nodes = p.positive("images.max_svg_nodes", i.max_svg_nodes);
     let svg_fonts_dir =
         non_empty(p.take("images.svg_fonts_dir", i.svg_fonts_dir)).map(PathBuf::from);
     if let Some(dir) = &svg_fonts_dir {

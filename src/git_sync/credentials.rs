@@ -10,6 +10,7 @@ use git2::{Cred, CredentialType};
 
 use crate::config::{GitSettings, Secret};
 
+use super::host_keys::{self, HostKeyError};
 use super::SyncError;
 
 /// The username sent with a token when the URL names none (GitHub, Gitea and GitLab accept
@@ -23,6 +24,7 @@ pub struct Credentials {
     token: Option<Secret>,
     token_file: Option<PathBuf>,
     ssh_key: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -31,6 +33,7 @@ impl std::fmt::Debug for Credentials {
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("token_file", &self.token_file.is_some())
             .field("ssh_key", &self.ssh_key.is_some())
+            .field("known_hosts", &self.known_hosts)
             .finish()
     }
 }
@@ -39,6 +42,8 @@ impl std::fmt::Debug for Credentials {
 pub struct Resolved {
     token: Option<String>,
     ssh_key: Option<PathBuf>,
+    /// `None`: libgit2 checks `~/.ssh/known_hosts` itself.
+    known_hosts: Option<PathBuf>,
 }
 
 impl Credentials {
@@ -47,6 +52,7 @@ impl Credentials {
             token: git.token.clone(),
             token_file: git.token_file.clone(),
             ssh_key: git.ssh_key.clone(),
+            known_hosts: git.known_hosts.clone(),
         }
     }
 
@@ -66,6 +72,7 @@ impl Credentials {
         Ok(Resolved {
             token,
             ssh_key: self.ssh_key.clone(),
+            known_hosts: self.known_hosts.clone(),
         })
     }
 }
@@ -85,6 +92,8 @@ pub struct AuthAttempts {
     offered_username: Cell<bool>,
     /// The remote asked for a kind of credential that is not configured.
     pub missing: Cell<bool>,
+    /// Why the remote's SSH host key was refused, when it was.
+    pub host_key: Cell<Option<HostKeyError>>,
 }
 
 impl AuthAttempts {
@@ -126,6 +135,42 @@ impl AuthAttempts {
         }
         self.missing.set(true);
         Err(git2::Error::from_str("no credentials configured"))
+    }
+}
+
+impl AuthAttempts {
+    /// Answers libgit2's certificate callback: an SSH host key is checked against
+    /// `source.git.known_hosts` when it is set (else libgit2 checks `~/.ssh/known_hosts`, as it
+    /// does TLS certificates against the system's roots).
+    pub fn check_host(
+        &self,
+        creds: &Resolved,
+        cert: &git2::cert::Cert<'_>,
+        host: &str,
+        port: u16,
+    ) -> Result<git2::CertificateCheckStatus, git2::Error> {
+        let passthrough = Ok(git2::CertificateCheckStatus::CertificatePassthrough);
+        let (Some(known_hosts), Some(key)) = (
+            &creds.known_hosts,
+            cert.as_hostkey().and_then(|k| k.hostkey()),
+        ) else {
+            return passthrough;
+        };
+        match host_keys::check(known_hosts, host, port, key) {
+            Ok(()) => Ok(git2::CertificateCheckStatus::CertificateOk),
+            Err(e) => {
+                if e == HostKeyError::Changed {
+                    tracing::error!(
+                        host,
+                        port,
+                        "the SSH host key of the remote changed; refused (if the server was \
+                         re-provisioned, replace its line in source.git.known_hosts)"
+                    );
+                }
+                self.host_key.set(Some(e));
+                Err(git2::Error::from_str(&e.to_string()))
+            }
+        }
     }
 }
 
@@ -185,6 +230,7 @@ mod tests {
         let creds = Resolved {
             token: Some("t".into()),
             ssh_key: None,
+            known_hosts: None,
         };
         let attempts = AuthAttempts::default();
         assert!(attempts
@@ -197,6 +243,7 @@ mod tests {
         let none = Resolved {
             token: None,
             ssh_key: None,
+            known_hosts: None,
         };
         let attempts = AuthAttempts::default();
         assert!(attempts

@@ -6,6 +6,7 @@ use git2::{AutotagOption, Direction, FetchOptions, Oid, RemoteCallbacks, Reposit
 
 use super::credentials::{AuthAttempts, Resolved, Scrubber};
 use super::deadline::Deadline;
+use super::host_keys;
 use super::SyncError;
 
 pub use crate::source::REMOTE;
@@ -28,10 +29,11 @@ pub fn fetch(
     let attempts = AuthAttempts::default();
     let fail = |e: git2::Error| classify(&e, &attempts, deadline, scrubber);
     let mut remote = repo.find_remote(REMOTE).map_err(|_| SyncError::NoRemote)?;
+    let port = host_keys::port_of(remote.url().unwrap_or_default());
     let mut connection = remote
         .connect_auth(
             Direction::Fetch,
-            Some(callbacks(creds, deadline, &attempts)),
+            Some(callbacks(creds, deadline, &attempts, port)),
             None,
         )
         .map_err(fail)?;
@@ -54,7 +56,7 @@ pub fn fetch(
     if repo.find_commit(commit).is_err() {
         let mut options = FetchOptions::new();
         options
-            .remote_callbacks(callbacks(creds, deadline, &attempts))
+            .remote_callbacks(callbacks(creds, deadline, &attempts, port))
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
         let refspec = format!("+{wanted}:refs/remotes/{REMOTE}/{branch}");
@@ -89,10 +91,12 @@ fn callbacks<'a>(
     creds: &'a Resolved,
     deadline: &'a Deadline,
     attempts: &'a AuthAttempts,
+    port: u16,
 ) -> RemoteCallbacks<'a> {
     let mut callbacks = RemoteCallbacks::new();
     callbacks
         .credentials(move |_url, username, allowed| attempts.answer(creds, username, allowed))
+        .certificate_check(move |cert, host| attempts.check_host(creds, cert, host, port))
         .transfer_progress(move |_| !deadline.should_stop())
         .sideband_progress(move |_| !deadline.should_stop());
     callbacks
@@ -114,6 +118,9 @@ fn classify(
     );
     if e.code() == ErrorCode::Timeout || deadline.should_stop() {
         return SyncError::Timeout(deadline.timeout());
+    }
+    if let Some(refused) = attempts.host_key.get() {
+        return SyncError::Remote(refused.to_string());
     }
     let message = if attempts.missing.get() {
         "the remote requires credentials (set source.git.token or source.git.ssh_key)"

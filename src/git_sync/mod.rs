@@ -18,6 +18,7 @@ mod credentials;
 mod deadline;
 mod error;
 mod fetch;
+mod host_keys;
 mod poller;
 mod status;
 mod update;

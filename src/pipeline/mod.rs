@@ -71,28 +71,6 @@ mod trim;
 pub use cost::RenderCost;
 pub use operations::MILLION;
 pub use placeholder::{placeholder, placeholder_cost, Placeholder};
-
-/// The sanitised text of an SVG source (what `/img/a.svg` serves), within the source limits
-/// and `settings.svg`'s: only allowlisted elements and attributes, no script, event handler, external
-/// reference, `foreignObject` or entity (`svg/sanitize.rs`).
-pub fn sanitize_svg(bytes: &[u8], settings: &PipelineSettings) -> Result<Vec<u8>, PipelineError> {
-    // The source limits apply as to any original: a 100000 px wide SVG is refused here too.
-    let header = checked_header(bytes, settings, false)?;
-    if header.format != ImageFormat::Svg {
-        return Err(PipelineError::Unsupported("not an SVG document".into()));
-    }
-    Ok(svg::sanitize(bytes, &settings.svg)?.into_bytes())
-}
-
-/// What sanitising `bytes` costs, for the render pool: linear in the text.
-pub fn sanitize_svg_cost(bytes: &[u8]) -> RenderCost {
-    RenderCost {
-        decoded_pixels: 0,
-        output_pixels: 0,
-        // Parsing, filtering and writing run at tens of MB/s; 100 ns a byte is generous.
-        cpu: std::time::Duration::from_nanos(bytes.len() as u64 * 100),
-    }
-}
 pub use spec::{
     Crop, Fit, Flip, Focus, Gravity, ImageFormat, Operations, Padding, PipelineSettings,
     RenderSpec, Rendered, Rgba, Rotation, ShrinkOnLoad, Sigma, SourceInfo,
@@ -133,6 +111,28 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 /// Reads the header: format, displayed size, alpha, frames. Applies the source limits.
 pub fn probe(bytes: &[u8], settings: &PipelineSettings) -> Result<SourceInfo, PipelineError> {
     Ok(outputs(bytes, settings)?.info())
+}
+
+/// The sanitised text of an SVG source (what `/img/a.svg` serves), within the source limits
+/// and `settings.svg`'s: only allowlisted elements and attributes, no script, event handler,
+/// external reference, `foreignObject` or entity (`svg/sanitize.rs`).
+pub fn sanitize_svg(bytes: &[u8], settings: &PipelineSettings) -> Result<Vec<u8>, PipelineError> {
+    // The source limits apply as to any original: a 100000 px wide SVG is refused here too.
+    let header = checked_header(bytes, settings, false)?;
+    if header.format != ImageFormat::Svg {
+        return Err(PipelineError::Unsupported("not an SVG document".into()));
+    }
+    Ok(svg::sanitize(bytes, &settings.svg)?.into_bytes())
+}
+
+/// What sanitising `bytes` costs, for the render pool: linear in the text.
+pub fn sanitize_svg_cost(bytes: &[u8]) -> RenderCost {
+    RenderCost {
+        decoded_pixels: 0,
+        output_pixels: 0,
+        // Parsing, filtering and writing run at tens of MB/s; 100 ns a byte is generous.
+        cpu: std::time::Duration::from_nanos(bytes.len() as u64 * 100),
+    }
 }
 
 /// Reads the header once (the source limits applied), to lay out several renders of it without

@@ -7,5 +7,7 @@ mod common;
 
 mod git_failures;
 mod git_metadata;
+mod git_smart_http;
+mod git_ssh;
 mod git_sync;
 mod webhook_git;
