@@ -5,6 +5,7 @@
 mod raw;
 mod remote_url;
 mod secret;
+mod ssh_key;
 mod units;
 mod validate;
 

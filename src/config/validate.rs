@@ -247,11 +247,16 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
     }
     let ssh_key = non_empty(p.take("source.git.ssh_key", g.ssh_key)).map(PathBuf::from);
     if let Some(f) = &ssh_key {
-        if !f.is_file() {
-            p.add(
+        match std::fs::read_to_string(f) {
+            Err(_) => p.add(
                 "source.git.ssh_key",
                 format!("{} is not a readable file", f.display()),
-            );
+            ),
+            Ok(text) => {
+                if let Some(problem) = super::ssh_key::problem(&text) {
+                    p.add("source.git.ssh_key", format!("{} {problem}", f.display()));
+                }
+            }
         }
     }
     let known_hosts = non_empty(p.take("source.git.known_hosts", g.known_hosts)).map(PathBuf::from);

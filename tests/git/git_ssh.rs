@@ -124,3 +124,25 @@ async fn a_wrong_key_an_unknown_host_and_a_changed_host_key_are_refused() {
         assert_eq!(app.get(&format!("/img/{name}?w=10")).await.status(), 404);
     }
 }
+
+#[test]
+fn a_key_with_a_passphrase_is_refused_when_the_configuration_is_checked() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("locked");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
+        .arg(&key)
+        .output();
+    let Ok(made) = made else {
+        return; // no ssh-keygen: the server tests above skip too
+    };
+    assert!(made.status.success());
+    let dir = keys.path().display().to_string();
+    let key = key.display().to_string();
+    let err = imgserver::config::Settings::load(&imgserver::config::LoadOptions::with_overrides([
+        ("source.dir", dir.as_str()),
+        ("source.git.ssh_key", key.as_str()),
+    ]))
+    .expect_err("a key with a passphrase is refused");
+    assert!(err.to_string().contains("passphrase"), "{err}");
+}
