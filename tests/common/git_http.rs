@@ -99,6 +99,16 @@ impl GitHttpServer {
         self.nginx.url(&format!("/{name}"))
     }
 
+    /// Makes `token` the one accepted from now on (Nginx reads its password file per request),
+    /// as when a forge's token is revoked and another issued.
+    pub fn set_token(&self, token: &str) {
+        std::fs::write(
+            self.nginx.dir().join("htpasswd"),
+            format!("{TOKEN_USER}:{{PLAIN}}{token}\n"),
+        )
+        .unwrap();
+    }
+
     /// Nginx's access log: one line per request, with the status it answered.
     pub fn access_log(&self) -> String {
         self.nginx.access_log()

@@ -174,6 +174,11 @@ impl Nginx {
         None
     }
 
+    /// The folder of its configuration and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

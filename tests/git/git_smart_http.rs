@@ -124,3 +124,35 @@ async fn a_token_file_rotated_between_two_syncs_is_read_again() {
     assert_eq!(report["to"], next.to_string());
     assert!(is_solid(&fetch(&app, "/img/b.png?w=10").await.1, GREEN));
 }
+
+#[tokio::test]
+async fn a_remote_that_refuses_then_accepts_the_token_recovers_at_the_next_sync() {
+    let Some((remote, server, url)) = served_remote() else {
+        return;
+    };
+    let app = spawn(
+        clone(&remote),
+        &[
+            ("source.git.remote", url.as_str()),
+            ("source.git.token", TOKEN),
+        ],
+    )
+    .await;
+    // The forge stops accepting the token (401 to every request)...
+    server.set_token("some-other-token");
+    let next = remote.commit(&[Change::Put("b.png", png(20, 20, GREEN))]);
+    let res = admin_post(&app, "/admin/git/pull").await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(error_of(&res.bytes().await.unwrap()).0, "git_remote_error");
+    assert!(is_solid(&fetch(&app, "/img/a.png?w=10").await.1, RED));
+    // ...and accepts it again: the next sync goes through.
+    server.set_token(TOKEN);
+    let (code, report) = pull(&app).await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["to"], next.to_string());
+    let s = status(&app).await;
+    assert_eq!(s["last_sync"]["result"], "updated", "{s}");
+    // The failure stays on record, older than the success.
+    assert_eq!(s["last_error"]["code"], "git_remote_error", "{s}");
+    assert!(s["last_success_at"].as_str() >= s["last_error"]["at"].as_str(), "{s}");
+}
