@@ -121,6 +121,8 @@ pub struct GitSettings {
     #[serde(with = "humantime_option")]
     pub sync_interval: Option<Duration>,
     pub on_diverge: OnDiverge,
+    /// Commits of history the first fetch brings (`source.git.depth`); `None`: all of it.
+    pub depth: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]

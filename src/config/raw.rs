@@ -88,6 +88,7 @@ section!(RawGit {
     timeout: String,
     sync_interval: String,
     on_diverge: String,
+    depth: u32,
 });
 
 section!(RawCache {

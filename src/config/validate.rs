@@ -286,6 +286,7 @@ pub(super) fn validate(raw: RawSettings) -> Result<Settings, Vec<String>> {
                 units::optional_duration(t)
             }),
             on_diverge,
+            depth: Some(p.take("source.git.depth", g.depth)).filter(|&d| d > 0),
         },
     };
 

@@ -18,13 +18,15 @@ pub struct Fetched {
     pub commit: Oid,
 }
 
-/// Fetches `branch` (or the remote's default branch) from `origin`.
+/// Fetches `branch` (or the remote's default branch) from `origin`; with `depth`, only that
+/// many commits of its history (a shallow fetch).
 pub fn fetch(
     repo: &Repository,
     branch: Option<&str>,
     creds: &Resolved,
     deadline: &Deadline,
     scrubber: &Scrubber,
+    depth: Option<u32>,
 ) -> Result<Fetched, SyncError> {
     let attempts = AuthAttempts::default();
     let fail = |e: git2::Error| classify(&e, &attempts, deadline, scrubber);
@@ -59,6 +61,9 @@ pub fn fetch(
             .remote_callbacks(callbacks(creds, deadline, &attempts, port))
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
+        if let Some(depth) = depth {
+            options.depth(i32::try_from(depth).unwrap_or(i32::MAX));
+        }
         let refspec = format!("+{wanted}:refs/remotes/{REMOTE}/{branch}");
         connection
             .remote()

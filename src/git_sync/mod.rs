@@ -196,6 +196,7 @@ impl GitSync {
             git_dir: self.git_dir.clone(),
             branch: self.settings.branch.clone(),
             on_diverge: self.settings.on_diverge,
+            depth: self.settings.depth,
             tree: self.tree.clone(),
             credentials: self.credentials.clone(),
             remote_url: self.remote_url.clone(),
@@ -319,6 +320,8 @@ struct Job {
     git_dir: PathBuf,
     branch: Option<String>,
     on_diverge: OnDiverge,
+    /// `source.git.depth`: commits of history the first fetch brings (`None`: all).
+    depth: Option<u32>,
     tree: Arc<GitTree>,
     credentials: Credentials,
     remote_url: Option<String>,
@@ -350,14 +353,19 @@ impl Job {
             tracing::error!(error = e.message(), "cannot open the repository");
             SyncError::Local("cannot open the local repository".into())
         })?;
+        let from = self.tree.published();
+        // Shallow only for the first fetch of an empty repository (what a served tree needs
+        // of a long history); later fetches bring just the new commits, whose parents are
+        // then here, so fast-forwards are still told from rewritten history.
+        let depth = self.depth.filter(|_| from.is_none());
         let fetched = fetch::fetch(
             &repo,
             self.branch.as_deref(),
             &creds,
             &self.deadline,
             &scrubber,
+            depth,
         )?;
-        let from = self.tree.published();
         let how = update::decide(
             &repo,
             from.map(|p| p.commit),

@@ -154,5 +154,45 @@ async fn a_remote_that_refuses_then_accepts_the_token_recovers_at_the_next_sync(
     assert_eq!(s["last_sync"]["result"], "updated", "{s}");
     // The failure stays on record, older than the success.
     assert_eq!(s["last_error"]["code"], "git_remote_error", "{s}");
-    assert!(s["last_success_at"].as_str() >= s["last_error"]["at"].as_str(), "{s}");
+    assert!(
+        s["last_success_at"].as_str() >= s["last_error"]["at"].as_str(),
+        "{s}"
+    );
+}
+
+#[tokio::test]
+async fn a_shallow_first_clone_brings_one_commit_and_still_tells_fast_forwards() {
+    let Some((remote, _server, url)) = served_remote() else {
+        return;
+    };
+    let first = remote.head().unwrap();
+    for i in 0..4u8 {
+        remote.commit(&[Change::Put("a.png", png(20, 20, [200, 10 * i, 10]))]);
+    }
+    remote.commit(&[Change::Put("a.png", png(20, 20, RED))]);
+    let empty = tempfile::tempdir().unwrap();
+    let app = spawn(
+        empty,
+        &[
+            ("source.git.remote", url.as_str()),
+            ("source.git.token", TOKEN),
+            ("source.git.depth", "1"),
+            // A shallow history must not look rewritten: a refusal here would be a 409.
+            ("source.git.on_diverge", "refuse"),
+        ],
+    )
+    .await;
+    assert!(is_solid(&fetch(&app, "/img/a.png?w=10").await.1, RED));
+    let checkout = git2::Repository::open(app.root.path()).unwrap();
+    assert!(checkout.is_shallow());
+    assert!(
+        checkout.find_commit(first).is_err(),
+        "older history was not fetched"
+    );
+
+    let next = remote.commit(&[Change::Put("b.png", png(20, 20, GREEN))]);
+    let (code, report) = pull(&app).await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["to"], next.to_string());
+    assert!(is_solid(&fetch(&app, "/img/b.png?w=10").await.1, GREEN));
 }
