@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod git_big_repo;
 mod git_failures;
 mod git_metadata;
 mod git_smart_http;
