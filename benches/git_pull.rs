@@ -47,7 +47,7 @@ fn commit(repo: &git2::Repository, files: &[(String, Vec<u8>)], tick: i64) {
             uid: 0,
             gid: 0,
             file_size: bytes.len() as u32,
-            id: git2::Oid::zero(),
+            id: git2::Oid::ZERO_SHA1,
             flags: 0,
             flags_extended: 0,
             path: path.as_bytes().to_vec(),
@@ -238,6 +238,10 @@ fn main() {
     println!(
         "  first clone at start (until /readyz): {}",
         ms(median(clones))
+    );
+    println!(
+        "  objects: whole history {all} ({all_bytes} blob bytes); tip only, what depth 1 \
+         fetches, {tip} ({tip_bytes} blob bytes)"
     );
     println!(
         "  pull, nothing changed:                {}",
