@@ -31,6 +31,16 @@ impl GitHttpServer {
     /// Serves the bare repositories under `root` at `/{name}.git`, to `TOKEN_USER` with
     /// password `token` only. `None` (the test skips) when a server program is missing.
     pub fn start(root: &Path, token: &str) -> Option<GitHttpServer> {
+        Self::start_with(root, token, None)
+    }
+
+    /// As [`start`](Self::start), sending every response at most `bytes_per_second` (Nginx's
+    /// `limit_rate`): a forge so slow that a fetch outlasts its timeout.
+    pub fn start_throttled(root: &Path, token: &str, bytes_per_second: u32) -> Option<Self> {
+        Self::start_with(root, token, Some(bytes_per_second))
+    }
+
+    fn start_with(root: &Path, token: &str, rate: Option<u32>) -> Option<GitHttpServer> {
         let nginx = nginx_binary()?;
         let fcgiwrap = find(&["/usr/sbin/fcgiwrap", "/usr/bin/fcgiwrap"]);
         let backend = find(&[
@@ -66,6 +76,7 @@ impl GitHttpServer {
         let root = root.to_path_buf();
         let backend = backend.display().to_string();
         let token = token.to_string();
+        let limit = rate.map_or(String::new(), |r| format!("limit_rate {r};\n    "));
         let nginx = Nginx::start(&nginx, None, None, move |port, dir| {
             std::fs::write(
                 dir.join("htpasswd"),
@@ -75,7 +86,7 @@ impl GitHttpServer {
             format!(
                 "server {{\n  listen 127.0.0.1:{port};\n  location / {{\n    \
                  auth_basic \"git\";\n    auth_basic_user_file {dir}/htpasswd;\n    \
-                 client_max_body_size 0;\n    include /etc/nginx/fastcgi_params;\n    \
+                 client_max_body_size 0;\n    {limit}include /etc/nginx/fastcgi_params;\n    \
                  fastcgi_param SCRIPT_FILENAME {backend};\n    \
                  fastcgi_param GIT_PROJECT_ROOT {root};\n    \
                  fastcgi_param GIT_HTTP_EXPORT_ALL \"\";\n    \

@@ -41,6 +41,12 @@ impl GitSshServer {
     /// sshd accepting `authorized` (a public key line) for the current user. `None` (the test
     /// skips) when sshd is not installed.
     pub fn start(authorized: &str) -> Option<GitSshServer> {
+        Self::start_on(authorized, None)
+    }
+
+    /// As [`start`](Self::start), on `port` when given (22, for scp-like addresses, which
+    /// cannot name a port); `None` also when that port is taken.
+    pub fn start_on(authorized: &str, fixed: Option<u16>) -> Option<GitSshServer> {
         let sshd = PathBuf::from("/usr/sbin/sshd");
         if !sshd.is_file() {
             assert!(
@@ -60,11 +66,20 @@ impl GitSshServer {
                 format!("{authorized}\n"),
             )
             .unwrap();
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = match fixed {
+                Some(port) => {
+                    if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                        eprintln!("SKIPPED: 127.0.0.1:{port} is taken");
+                        return None;
+                    }
+                    port
+                }
+                None => TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port(),
+            };
             let d = dir.path().display();
             let config = format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {d}/sshd.pid\n\
@@ -100,19 +115,33 @@ impl GitSshServer {
         panic!("sshd did not start");
     }
 
-    /// The server's host key line for a known-hosts file (`[127.0.0.1]:port type key`).
+    /// The server's host key line for a known-hosts file (`[127.0.0.1]:port type key`, or
+    /// `127.0.0.1 type key` on port 22, as `ssh-keyscan` writes them).
     pub fn known_hosts_line(&self) -> String {
         let public = std::fs::read_to_string(self.dir.path().join("host_key.pub")).unwrap();
         let mut fields = public.split_whitespace();
         let (kind, key) = (fields.next().unwrap(), fields.next().unwrap());
-        format!("[127.0.0.1]:{} {kind} {key}", self.port)
+        match self.port {
+            22 => format!("127.0.0.1 {kind} {key}"),
+            port => format!("[127.0.0.1]:{port} {kind} {key}"),
+        }
+    }
+
+    /// The scp-like address of `repo` (`user@127.0.0.1:/path/repo.git`), port 22 only.
+    pub fn scp_url(&self, repo: &Path) -> String {
+        assert_eq!(self.port, 22, "scp-like addresses cannot name a port");
+        format!("{}@127.0.0.1:{}", user(), repo.display())
     }
 
     /// `ssh://user@127.0.0.1:port/path/to/repo.git` for the current user.
     pub fn url(&self, repo: &Path) -> String {
-        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-        format!("ssh://{user}@127.0.0.1:{}{}", self.port, repo.display())
+        format!("ssh://{}@127.0.0.1:{}{}", user(), self.port, repo.display())
     }
+}
+
+/// The user the tests log in as: the one running them (sshd serves real accounts).
+fn user() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "root".into())
 }
 
 impl Drop for GitSshServer {

@@ -1,7 +1,9 @@
 //! Sync over real smart HTTP, as from a forge: Nginx with basic authentication in front of
 //! `git http-backend` (tests/common/git_http.rs). A fresh clone and a pull with the token, a
 //! force-push followed, a wrong or missing token refused with 502 while the current commit is
-//! served and the token appears nowhere, and a token file rotated between two syncs.
+//! served and the token appears nowhere, a token file rotated between two syncs, a forge that
+//! refuses and then accepts the token, a shallow first clone, and a forge too slow for
+//! `source.git.timeout`.
 
 use crate::common::client::error_of;
 use crate::common::git::*;
@@ -195,4 +197,43 @@ async fn a_shallow_first_clone_brings_one_commit_and_still_tells_fast_forwards()
     assert_eq!(code, 200, "{report}");
     assert_eq!(report["to"], next.to_string());
     assert!(is_solid(&fetch(&app, "/img/b.png?w=10").await.1, GREEN));
+}
+
+#[tokio::test]
+async fn a_forge_too_slow_for_the_timeout_is_a_504_and_changes_nothing() {
+    let remote = Remote::new();
+    remote.commit(&[Change::Put("a.png", png(20, 20, RED))]);
+    // 2 KB/s: the refs arrive within a second, the pack of 400 KB would take minutes.
+    let Some(server) = GitHttpServer::start_throttled(remote.dir.path(), TOKEN, 2_000) else {
+        return;
+    };
+    let url = server.url("remote.git");
+    let app = spawn(
+        clone(&remote),
+        &[
+            ("source.git.remote", url.as_str()),
+            ("source.git.token", TOKEN),
+            ("source.git.timeout", "3s"),
+        ],
+    )
+    .await;
+    // Incompressible, so the pack stays large.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..400_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    remote.commit(&[Change::Put("big.bin", noise)]);
+    let started = std::time::Instant::now();
+    let res = admin_post(&app, "/admin/git/pull").await;
+    let took = started.elapsed();
+    assert_eq!(res.status(), 504);
+    assert_eq!(error_of(&res.bytes().await.unwrap()).0, "git_timeout");
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    assert!(is_solid(&fetch(&app, "/img/a.png?w=10").await.1, RED));
+    assert_eq!(status(&app).await["last_error"]["code"], "git_timeout");
 }

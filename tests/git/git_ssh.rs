@@ -17,9 +17,13 @@ struct Setup {
 }
 
 fn setup() -> Option<Setup> {
+    setup_on(None)
+}
+
+fn setup_on(port: Option<u16>) -> Option<Setup> {
     let keys = tempfile::tempdir().unwrap();
     let (deploy_key, public) = keygen(keys.path(), "deploy");
-    let server = GitSshServer::start(&public)?;
+    let server = GitSshServer::start_on(&public, port)?;
     let remote = Remote::new();
     remote.commit(&[Change::Put("a.png", png(20, 20, RED))]);
     Some(Setup {
@@ -70,6 +74,28 @@ async fn an_empty_folder_clones_and_pulls_over_ssh_with_a_deploy_key() {
     assert_eq!(code, 200, "{report}");
     assert_eq!(report["to"], next.to_string());
     assert!(is_solid(&fetch(&app, "/img/b.png?w=10").await.1, GREEN));
+}
+
+#[tokio::test]
+async fn an_scp_like_address_on_port_22_syncs() {
+    let Some(s) = setup_on(Some(22)) else {
+        return;
+    };
+    let url = s.server.scp_url(&s.remote.path());
+    let known = s.known_hosts("known_hosts", &[s.server.known_hosts_line()]);
+    let app = spawn(
+        clone(&s.remote),
+        &[
+            ("source.git.remote", url.as_str()),
+            ("source.git.ssh_key", s.deploy_key.as_str()),
+            ("source.git.known_hosts", known.as_str()),
+        ],
+    )
+    .await;
+    let next = s.remote.commit(&[Change::Put("b.png", png(20, 20, GREEN))]);
+    let (code, report) = pull(&app).await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["to"], next.to_string());
 }
 
 #[tokio::test]
