@@ -6,6 +6,7 @@
 mod common;
 
 mod config_cli;
+mod git_secrets_log;
 mod hardening_shutdown;
 mod logging_access;
 mod nginx;
