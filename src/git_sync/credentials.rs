@@ -136,9 +136,6 @@ impl AuthAttempts {
         self.missing.set(true);
         Err(git2::Error::from_str("no credentials configured"))
     }
-}
-
-impl AuthAttempts {
     /// Answers libgit2's certificate callback: an SSH host key is checked against
     /// `source.git.known_hosts` when it is set (else libgit2 checks `~/.ssh/known_hosts`, as it
     /// does TLS certificates against the system's roots).
@@ -159,11 +156,12 @@ impl AuthAttempts {
         match host_keys::check(known_hosts, host, port, key) {
             Ok(()) => Ok(git2::CertificateCheckStatus::CertificateOk),
             Err(e) => {
-                if e == HostKeyError::Changed {
+                if matches!(e, HostKeyError::Changed | HostKeyError::Revoked) {
                     tracing::error!(
                         host,
                         port,
-                        "the SSH host key of the remote changed; refused (if the server was \
+                        reason = %e,
+                        "the SSH host key of the remote is refused (if the server was \
                          re-provisioned, replace its line in source.git.known_hosts)"
                     );
                 }

@@ -15,6 +15,8 @@ pub enum HostKeyError {
     Unknown,
     #[error("the remote's host key changed: it differs from source.git.known_hosts")]
     Changed,
+    #[error("the remote's host key is marked @revoked in source.git.known_hosts")]
+    Revoked,
     #[error("source.git.known_hosts cannot be read")]
     Unreadable,
 }
@@ -35,14 +37,14 @@ pub fn check(path: &Path, host: &str, port: u16, key: &[u8]) -> Result<(), HostK
             continue;
         }
         let mut fields = line.split_whitespace();
-        let mut patterns = fields.next().unwrap_or_default();
+        let patterns = fields.next().unwrap_or_default();
         if patterns.starts_with('@') {
             // `@revoked` or `@cert-authority` markers: a revoked key never matches, and
             // certificates are not checked here.
             if patterns == "@revoked" {
                 let (_, _, blob) = (fields.next(), fields.next(), fields.next());
                 if blob.and_then(decode).as_deref() == Some(key) {
-                    return Err(HostKeyError::Changed);
+                    return Err(HostKeyError::Revoked);
                 }
             }
             continue;
@@ -53,7 +55,6 @@ pub fn check(path: &Path, host: &str, port: u16, key: &[u8]) -> Result<(), HostK
         if patterns.starts_with('|') {
             continue;
         }
-        patterns = patterns.trim();
         let matches = patterns
             .split(',')
             .any(|p| names.iter().any(|n| n.eq_ignore_ascii_case(p)));
@@ -147,7 +148,7 @@ mod tests {
         ));
         assert_eq!(
             check(f.path(), "github.com", 22, KEY),
-            Err(HostKeyError::Changed)
+            Err(HostKeyError::Revoked)
         );
     }
 
