@@ -269,14 +269,8 @@ impl Delivery {
             .lookup_or_render(&key, file, Job::SanitizeSvg, &etag, query.admission)
             .await?;
         Ok(ImageReply {
-            status,
-            body: Some(ReplyBody::Variant(lookup.variant.bytes.clone())),
-            content_type: lookup.variant.content_type.clone(),
-            etag: lookup.variant.etag.clone(),
-            vary_accept: false,
-            cache: lookup.status.header_value(),
             render_time: None,
-            fallback: false,
+            ..ImageReply::from_lookup(status, lookup, false)
         })
     }
 
@@ -307,7 +301,7 @@ impl Delivery {
             };
             transform.render_spec(source_format, without_avif, images)
         });
-        let animated = transform.animated_spec(source_format, accepted, images);
+        let animated = transform.animated_spec(&spec, source_format, accepted, images);
         // What may be rendered instead is in the key too: clients that accept different
         // formats never share a variant.
         let instead: Vec<&RenderSpec> = fallback.iter().chain(&animated).collect();
@@ -330,18 +324,7 @@ impl Delivery {
         let lookup = self
             .lookup_or_render(&key, file, job, &etag, query.admission)
             .await?;
-        Ok(ImageReply {
-            status,
-            body: Some(ReplyBody::Variant(lookup.variant.bytes.clone())),
-            content_type: lookup.variant.content_type.clone(),
-            etag: lookup.variant.etag.clone(),
-            vary_accept,
-            cache: lookup.status.header_value(),
-            render_time: lookup
-                .render_time
-                .filter(|_| lookup.status == CacheStatus::Miss),
-            fallback: false,
-        })
+        Ok(ImageReply::from_lookup(status, lookup, vary_accept))
     }
 
     /// The variant from the cache, or rendered if this client may start a render. A refusal
@@ -584,6 +567,21 @@ impl Work {
 }
 
 impl ImageReply {
+    /// A variant from the cache or a render; its render time only when it was rendered now.
+    fn from_lookup(status: u16, lookup: Lookup, vary_accept: bool) -> Self {
+        let rendered = lookup.status == CacheStatus::Miss;
+        Self {
+            status,
+            body: Some(ReplyBody::Variant(lookup.variant.bytes.clone())),
+            content_type: lookup.variant.content_type.clone(),
+            etag: lookup.variant.etag.clone(),
+            vary_accept,
+            cache: lookup.status.header_value(),
+            render_time: lookup.render_time.filter(|_| rendered),
+            fallback: false,
+        }
+    }
+
     fn not_modified(
         content_type: &str,
         etag: String,

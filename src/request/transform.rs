@@ -227,13 +227,14 @@ impl Transform {
     /// What `fmt=auto` renders instead when the source turns out to be animated and the
     /// negotiated format cannot carry frames: WebP when the client accepts it, else GIF.
     /// `None` when the spec already keeps the animation, or the request did not negotiate.
+    /// `negotiated` is this transform's [`Self::render_spec`] for the same source and client.
     pub fn animated_spec(
         &self,
+        negotiated: &RenderSpec,
         source: ImageFormat,
         accepted: Accepted,
         images: &ImageSettings,
     ) -> Option<RenderSpec> {
-        let negotiated = self.render_spec(source, accepted, images);
         if !negotiated.animate || negotiated.format.can_animate() {
             return None;
         }

@@ -17,7 +17,6 @@ use super::nginx::{nginx_binary, Nginx};
 pub const TOKEN_USER: &str = "x-access-token";
 
 pub struct GitHttpServer {
-    // Nginx first: dropped before the FastCGI side it talks to.
     nginx: Nginx,
     fcgiwrap: Child,
     _socket_dir: tempfile::TempDir,
