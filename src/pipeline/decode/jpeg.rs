@@ -21,6 +21,16 @@ pub fn decode(bytes: &[u8], target: &Target) -> Result<Decoded, PipelineError> {
     let unsupported = |e: &dyn std::fmt::Display| PipelineError::Unsupported(format!("jpeg: {e}"));
     let (_, info) = read_full(bytes).map_err(|e| unsupported(&e))?;
     let eighths = target.jpeg_eighths();
+    // The default build's libjpeg converts colour in scalar C, slower than the planes' path;
+    // `turbo`'s converts with SIMD, a hair faster than it (benches/README.md).
+    if !cfg!(feature = "turbo") {
+        if let Some(bitmap) = super::jpeg_planes::decode(bytes, eighths)? {
+            return Ok(Decoded {
+                bitmap,
+                icc: info.icc,
+            });
+        }
+    }
     // libjpeg reports a fatal error by unwinding out of its error handler (`mozjpeg`'s
     // design, with the C code built to unwind through); it is caught here so a corrupt file
     // is a client error, not a panic at the request barrier.
@@ -75,6 +85,8 @@ fn read_all(mut started: DecompressStarted<&[u8]>, channels: u8) -> Result<Bitma
 
 #[cfg(test)]
 mod tests {
+    use super::read_full;
+    use crate::pipeline::bitmap::Bitmap;
     use crate::pipeline::decode::Target;
     use crate::pipeline::geometry::Rect;
     use crate::pipeline::ShrinkOnLoad;
@@ -92,6 +104,103 @@ mod tests {
             shrink_on_load: mode,
         };
         target.jpeg_eighths()
+    }
+
+    fn sample(name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/samples/");
+        std::fs::read(format!("{dir}{name}")).unwrap()
+    }
+
+    /// libjpeg's own RGB output, the path the planes replace.
+    fn libjpeg_rgb(bytes: &[u8], eighths: u32) -> Bitmap {
+        let (_, info) = read_full(bytes).unwrap();
+        super::decode_scaled(bytes, eighths, info).unwrap().bitmap
+    }
+
+    fn jpeg(width: u32, height: u32, sampling: jpeg_encoder::SamplingFactor) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..width * height)
+            .flat_map(|i| {
+                let (x, y) = (i % width, i / width);
+                [
+                    (x * 7 % 256) as u8,
+                    (y * 5 % 256) as u8,
+                    ((x ^ y) % 256) as u8,
+                ]
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, 90);
+        encoder.set_sampling_factor(sampling);
+        let (w, h) = (width as u16, height as u16);
+        encoder
+            .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn the_planes_give_libjpegs_pixels() {
+        use jpeg_encoder::SamplingFactor::{F_1_1, F_2_1, F_2_2};
+        let cases = [
+            // 4:2:0 baseline and progressive, every scale below whole.
+            (sample("kleiber-12mp.jpg"), (1..=7).collect::<Vec<_>>()),
+            (sample("elephants-12mp-progressive.jpg"), vec![2, 5]),
+            // 4:2:2, chroma upsampled along rows here, at every scale.
+            (sample("storm.jpg"), (1..=8).collect()),
+            // Odd sizes (partial blocks and MCUs): 4:2:0, 4:2:2 and 4:4:4.
+            (jpeg(101, 77, F_2_2), (1..=7).collect()),
+            (jpeg(93, 41, F_2_1), (1..=8).collect()),
+            (jpeg(61, 45, F_1_1), (1..=8).collect()),
+        ];
+        for (bytes, scales) in cases {
+            for eighths in scales {
+                let planes = super::super::jpeg_planes::decode(&bytes, eighths)
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("not taken at {eighths}/8"));
+                let libjpeg = libjpeg_rgb(&bytes, eighths);
+                assert_eq!(
+                    (planes.width, planes.height),
+                    (libjpeg.width, libjpeg.height),
+                    "at {eighths}/8"
+                );
+                // libjpeg-turbo's SIMD conversion (`turbo`) may round a hair differently.
+                let worst = planes
+                    .data
+                    .iter()
+                    .zip(&libjpeg.data)
+                    .map(|(a, b)| a.abs_diff(*b))
+                    .max()
+                    .unwrap();
+                let allowed = if cfg!(feature = "turbo") { 1 } else { 0 };
+                assert!(worst <= allowed, "at {eighths}/8: off by {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_planes_leave_other_files_to_libjpeg() {
+        use jpeg_encoder::SamplingFactor::{F_2_1, F_2_2};
+        // 4:2:0 at 8/8 needs chroma upsampled across rows; libjpeg replicates chroma rows of
+        // under three samples; grey and CMYK have no such planes.
+        let none = |bytes: &[u8], eighths| {
+            super::super::jpeg_planes::decode(bytes, eighths)
+                .unwrap()
+                .is_none()
+        };
+        assert!(none(&jpeg(64, 48, F_2_2), 8));
+        assert!(none(&jpeg(24, 8, F_2_1), 1));
+        assert!(none(&sample("formats/storm-gray.jpg"), 4));
+        assert!(none(&sample("formats/storm-cmyk.jpg"), 4));
+    }
+
+    #[test]
+    fn a_cut_file_is_an_error_not_a_panic() {
+        let bytes = sample("kleiber-12mp.jpg");
+        let cut = &bytes[..bytes.len() / 3];
+        // libjpeg pads a truncated scan with grey (a warning, not an error); a cut header is
+        // an error.
+        assert!(super::super::jpeg_planes::decode(cut, 2).is_ok());
+        assert!(super::super::jpeg_planes::decode(&bytes[..300], 2).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod avif;
 mod frames;
 mod gif;
 mod jpeg;
+mod jpeg_planes;
 mod png;
 mod webp;
 
