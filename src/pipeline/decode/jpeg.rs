@@ -31,19 +31,22 @@ pub fn decode(bytes: &[u8], target: &Target) -> Result<Decoded, PipelineError> {
             });
         }
     }
-    // libjpeg reports a fatal error by unwinding out of its error handler (`mozjpeg`'s
-    // design, with the C code built to unwind through); it is caught here so a corrupt file
-    // is a client error, not a panic at the request barrier.
-    let decoded = panic::catch_unwind(AssertUnwindSafe(|| decode_scaled(bytes, eighths, info)))
-        .map_err(|payload| {
-            let message = payload
-                .downcast_ref::<String>()
-                .map_or("libjpeg failed", String::as_str)
-                .trim_start_matches("libjpeg fatal error: ")
-                .to_owned();
-            unsupported(&message)
-        })?;
+    let decoded = catch_libjpeg(|| decode_scaled(bytes, eighths, info))?;
     decoded.map_err(|e| unsupported(&format!("{e:#}")))
+}
+
+/// Runs `decode` with libjpeg's fatal errors caught. libjpeg reports them by unwinding out of
+/// its error handler (`mozjpeg`'s design, with the C code built to unwind through, and the
+/// planes' path's own handler); caught here, a corrupt file is a client error, not a panic at
+/// the request barrier.
+pub(super) fn catch_libjpeg<T>(decode: impl FnOnce() -> T) -> Result<T, PipelineError> {
+    panic::catch_unwind(AssertUnwindSafe(decode)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .map_or("libjpeg failed", String::as_str)
+            .trim_start_matches("libjpeg fatal error: ");
+        PipelineError::Unsupported(format!("jpeg: {message}"))
+    })
 }
 
 fn decode_scaled(bytes: &[u8], eighths: u32, info: JpegInfo) -> Result<Decoded> {

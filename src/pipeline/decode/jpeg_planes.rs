@@ -2,14 +2,14 @@
 //! own conversion (`ycc_rgb_convert`) is scalar C in the default build, a tenth of a cold
 //! render's CPU; this one is the same fixed-point arithmetic, vectorised, so the pixels are
 //! libjpeg's (the default build's renders are 3-5 % cheaper; `turbo`, whose libjpeg-turbo
-//! converts with SIMD, keeps its own path). It takes the files where chroma comes out of the IDCT at the luma's size
-//! or at half its width (4:4:4 at any scale, 4:2:0 below 8/8, where libjpeg upsamples chroma
+//! converts with SIMD, keeps its own path). It takes the files where chroma comes out of the
+//! IDCT at the luma's size or at half its width (4:4:4 at any scale, 4:2:0 below 8/8, where libjpeg upsamples chroma
 //! by scaling its IDCT, and 4:2:2, whose rows are upsampled here as libjpeg would), band by
 //! band so only one band of planes is held. Others (grey, CMYK, RGB-coded, 4:2:0 at 8/8,
 //! whose chroma needs upsampling across rows) go through `jpeg.rs`'s path, on `None`.
 
 use std::os::raw::{c_int, c_ulong};
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 
 use anyhow::{bail, ensure, Context, Result};
 use mozjpeg_sys as ffi;
@@ -20,17 +20,9 @@ use crate::pipeline::PipelineError;
 /// Decodes `bytes` at `eighths`/8 to RGB, or `None` when this path does not take the file
 /// (see the module's doc).
 pub fn decode(bytes: &[u8], eighths: u32) -> Result<Option<Bitmap>, PipelineError> {
-    let unsupported = |m: String| PipelineError::Unsupported(format!("jpeg: {m}"));
-    // libjpeg reports a fatal error by unwinding out of `error_exit` (its C code is built to
-    // unwind through, the `unwinding` feature of mozjpeg-sys); the session's drop releases it.
-    panic::catch_unwind(AssertUnwindSafe(|| decode_raw(bytes, eighths.clamp(1, 8))))
-        .map_err(|payload| {
-            let message = payload
-                .downcast_ref::<String>()
-                .map_or("libjpeg failed", String::as_str);
-            unsupported(message.to_owned())
-        })?
-        .map_err(|e| unsupported(format!("{e:#}")))
+    // `error_exit` below unwinds; the session's drop releases libjpeg's memory on the way out.
+    super::jpeg::catch_libjpeg(|| decode_raw(bytes, eighths.clamp(1, 8)))?
+        .map_err(|e| PipelineError::Unsupported(format!("jpeg: {e:#}")))
 }
 
 /// One libjpeg decompressor; boxed so the pointers libjpeg keeps stay valid.
@@ -184,19 +176,19 @@ fn decode_raw(bytes: &[u8], eighths: u32) -> Result<Option<Bitmap>> {
     let mut rgb_row = vec![0u8; width * 3];
     let convert = row_converter();
     let mut upsampled = [vec![0u8; 2 * chroma_width], vec![0u8; 2 * chroma_width]];
+    // The bands are never reallocated, so their row pointers hold for every iMCU row.
+    let mut pointers: Vec<Vec<*mut u8>> = bands
+        .iter_mut()
+        .map(|band| {
+            (0..band.rows)
+                // SAFETY: `row < band.rows`, so the row lies inside the band's data.
+                .map(|row| unsafe { band.data.as_mut_ptr().add(row * band.stride) })
+                .collect()
+        })
+        .collect();
+    let mut components: Vec<*mut *mut u8> = pointers.iter_mut().map(|p| p.as_mut_ptr()).collect();
     let mut first_row = 0;
     while first_row < height {
-        let mut pointers: Vec<Vec<*mut u8>> = bands
-            .iter_mut()
-            .map(|band| {
-                (0..band.rows)
-                    // SAFETY: `row < band.rows`, so the row lies inside the band's data.
-                    .map(|row| unsafe { band.data.as_mut_ptr().add(row * band.stride) })
-                    .collect()
-            })
-            .collect();
-        let mut components: Vec<*mut *mut u8> =
-            pointers.iter_mut().map(|p| p.as_mut_ptr()).collect();
         // SAFETY: each component gets `rows` row pointers of `stride` samples, the band
         // libjpeg writes per iMCU row (`width_in_blocks` blocks of its scaled block size).
         let got =
